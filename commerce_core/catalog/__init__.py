@@ -1,0 +1,1 @@
+"""The catalog domain: unified product model, supplier mapping, enrichment, central upsert."""

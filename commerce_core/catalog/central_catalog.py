@@ -1,0 +1,157 @@
+"""The central catalog (asset central_catalog): bulk upsert keyed by (supplier, external id).
+
+Only a product whose content hash changed is written, so `updated_at` moves only
+on a real change and a rerun leaves every row as it was. Products the supplier
+deleted are archived, never dropped.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+import orjson
+from sqlalchemy import Engine, and_, or_, select
+
+from commerce_core.catalog.import_jobs import utcnow
+from commerce_core.catalog.pending import iter_pending
+from commerce_core.catalog.supplier_staging import DELETED_HASH
+from commerce_core.db.bulk import delete_where_in, insert_rows, save_rows, update_rows
+from commerce_core.db.schema import (
+    enriched_products,
+    product_images,
+    product_prices,
+    product_translations,
+    products,
+)
+from commerce_core.catalog.models import product_uuid
+
+SHORT_DESCRIPTION_LENGTH = 120
+# On a change the original creation stays.
+_KEEP_ON_UPDATE = ("created_at", "created_by")
+
+
+@dataclass
+class CatalogWriteResult:
+    processed: int = 0
+    inserted: int = 0
+    updated: int = 0
+    archived: int = 0
+    preview: list[dict] = field(default_factory=list)
+
+
+def pending_changes(supplier_id: str):
+    enriched = enriched_products
+    return select(
+        enriched.c.external_id, enriched.c.product, enriched.c.content_hash, enriched.c.outcome,
+        products.c.id.label("existing_id"), products.c.archived_at,
+    ).select_from(
+        enriched.outerjoin(
+            products,
+            and_(products.c.supplier_id == enriched.c.supplier_id,
+                 products.c.external_product_id == enriched.c.external_id),
+        )
+    ).where(
+        enriched.c.supplier_id == supplier_id,
+        or_(products.c.id.is_(None), products.c.content_hash != enriched.c.content_hash),
+        # Nothing to archive for a product the catalog never held.
+        or_(enriched.c.outcome != "deleted", products.c.id.is_not(None)),
+    )
+
+
+def _time(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
+
+
+def _product_row(product_id: uuid.UUID, product: dict, digest: str, now: datetime, actor: str) -> dict:
+    return {
+        "id": product_id,
+        "supplier_id": product["supplierId"],
+        "external_product_id": product["externalId"],
+        "name": product["name"],
+        "description": product["description"],
+        "enriched_description": product.get("enrichedDescription"),
+        "language": product["language"],
+        "product_type": product["productType"],
+        "category": product["category"],
+        "available_seats": product["availableSeats"],
+        "status": product["status"],
+        "is_active": product["isActive"],
+        "tags": product.get("tags") or [],
+        "missing_languages": product.get("missingLanguages") or [],
+        "content_hash": digest,
+        "source_updated_at": _time(product.get("sourceUpdatedAt")),
+        "created_at": now,
+        "updated_at": now,
+        "archived_at": None,
+        "created_by": actor,
+        "updated_by": actor,
+    }
+
+
+def _children(product_id: uuid.UUID, product: dict) -> tuple[list, list, list]:
+    translations = [
+        {"product_id": product_id, "language_code": language, "name": text["name"][:200],
+         "description": text["description"], "short_description": text["description"][:SHORT_DESCRIPTION_LENGTH] or None,
+         "source": text["source"]}
+        for language, text in (product.get("catalogTranslations") or {}).items()
+    ]
+    prices = [
+        {"product_id": product_id, "amount": Decimal(price["amount"]), "currency": price["currency"],
+         "price_type": price["priceType"], "valid_from": _time(price.get("validFrom")),
+         "valid_to": _time(price.get("validTo"))}
+        for price in product["prices"]
+    ]
+    images = [
+        {"product_id": product_id, "url": image["url"], "is_primary": image["isPrimary"], "sort_order": image["order"]}
+        for image in product["images"]
+    ]
+    return translations, prices, images
+
+
+def write_pending(engine: Engine, supplier_id: str, *, actor: str, batch_size: int = 10_000,
+                  progress: Callable[[CatalogWriteResult], None] | None = None) -> CatalogWriteResult:
+    result = CatalogWriteResult()
+    for batch in iter_pending(engine, pending_changes(supplier_id), enriched_products.c.external_id, batch_size):
+        now = utcnow()
+        upserts, changed_ids, archives = [], [], []
+        translations, prices, images = [], [], []
+        for row in batch:
+            result.processed += 1
+            if row["outcome"] == "deleted":
+                archives.append({"id": row["existing_id"], "status": "Archived", "is_active": False,
+                                 "archived_at": now, "updated_at": now, "updated_by": actor,
+                                 "content_hash": DELETED_HASH})
+                continue
+            product = orjson.loads(row["product"])
+            product_id = row["existing_id"] or product_uuid(supplier_id, row["external_id"])
+            upserts.append(_product_row(product_id, product, row["content_hash"], now, actor))
+            if row["existing_id"] is None:
+                result.inserted += 1
+            else:
+                result.updated += 1
+                changed_ids.append(product_id)
+            t, p, i = _children(product_id, product)
+            translations += t
+            prices += p
+            images += i
+            if len(result.preview) < 10:
+                result.preview.append(upserts[-1])
+        changed = set(changed_ids)
+        with engine.begin() as conn:
+            update_columns = [c for c in (upserts[0] if upserts else {}) if c not in ("id", *_KEEP_ON_UPDATE)]
+            save_rows(conn, products, upserts, keys=("id",), update_columns=update_columns,
+                      is_new=[row["id"] not in changed for row in upserts])
+            for child in (product_translations, product_prices, product_images):
+                delete_where_in(conn, child, "product_id", changed_ids)
+            insert_rows(conn, product_translations, translations)
+            insert_rows(conn, product_prices, prices)
+            insert_rows(conn, product_images, images)
+            update_rows(conn, products, archives, keys=("id",))
+        result.archived += len(archives)
+        if progress:
+            progress(result)
+    return result

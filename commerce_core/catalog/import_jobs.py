@@ -1,0 +1,82 @@
+"""Import job rows (seeds/000 ImportJob) and sync cursors: the audit trail of every catalog run."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+
+from sqlalchemy import Connection, select
+
+from commerce_core.db.schema import import_jobs, sync_cursors
+
+TRIGGERS = ("schedule", "webhook", "manual")
+MODES = ("full", "incremental", "ids", "reprocess")
+COUNT_FIELDS = (
+    "fetched_count", "valid_count", "rejected_count", "enriched_count", "enrichment_failed_count",
+    "inserted_count", "updated_count", "unchanged_count", "archived_count",
+)
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def start_job(conn: Connection, *, supplier_id: str, mode: str, trigger: str, requested_by: str | None = None,
+              product_ids: list[str] | None = None, run_id: str | None = None) -> uuid.UUID:
+    if mode not in MODES:
+        raise ValueError(f"import mode must be one of {MODES}, got {mode!r}")
+    if trigger not in TRIGGERS:
+        raise ValueError(f"import trigger must be one of {TRIGGERS}, got {trigger!r}")
+    job_id = uuid.uuid4()
+    conn.execute(
+        import_jobs.insert().values(
+            id=job_id, supplier_id=supplier_id, mode=mode, trigger=trigger, requested_by=requested_by,
+            product_ids=product_ids or None, status="running", dagster_run_id=run_id, created_at=utcnow(),
+            **{field: 0 for field in COUNT_FIELDS},
+        )
+    )
+    return job_id
+
+
+def job_for_run(conn: Connection, *, supplier_id: str, run_id: str, trigger: str) -> uuid.UUID:
+    """The run's import job; a run that starts below the raw asset records a reprocess job."""
+    existing = conn.execute(
+        select(import_jobs.c.id)
+        .where(import_jobs.c.dagster_run_id == run_id, import_jobs.c.supplier_id == supplier_id)
+        .order_by(import_jobs.c.created_at.desc())
+        .limit(1)
+    ).scalar()
+    if existing is not None:
+        return existing
+    return start_job(conn, supplier_id=supplier_id, mode="reprocess", trigger=trigger, run_id=run_id)
+
+
+def record_counts(conn: Connection, job_id: uuid.UUID, **counts: int) -> None:
+    unknown = set(counts) - set(COUNT_FIELDS)
+    if unknown:
+        raise ValueError(f"unknown import job counts: {sorted(unknown)}")
+    conn.execute(import_jobs.update().where(import_jobs.c.id == job_id).values(**counts))
+
+
+def finish_job(conn: Connection, job_id: uuid.UUID, *, error: str | None = None) -> None:
+    conn.execute(
+        import_jobs.update()
+        .where(import_jobs.c.id == job_id)
+        .values(status="failed" if error else "succeeded", error_message=error, completed_at=utcnow())
+    )
+
+
+def get_job(conn: Connection, job_id: uuid.UUID) -> dict:
+    return dict(conn.execute(select(import_jobs).where(import_jobs.c.id == job_id)).mappings().one())
+
+
+def get_cursor(conn: Connection, name: str) -> str | None:
+    return conn.execute(select(sync_cursors.c.value).where(sync_cursors.c.name == name)).scalar()
+
+
+def set_cursor(conn: Connection, name: str, value: str) -> None:
+    updated = conn.execute(
+        sync_cursors.update().where(sync_cursors.c.name == name).values(value=value, updated_at=utcnow())
+    ).rowcount
+    if not updated:
+        conn.execute(sync_cursors.insert().values(name=name, value=value, updated_at=utcnow()))

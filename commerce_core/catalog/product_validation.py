@@ -1,0 +1,94 @@
+"""Validate staged records into unified products (asset validated_products); every reject kept."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import orjson
+from sqlalchemy import Engine, and_, or_, select
+
+from commerce_core.catalog.import_jobs import utcnow
+from commerce_core.catalog.models import content_hash
+from commerce_core.catalog.pending import iter_pending
+from commerce_core.catalog.serp_mapping import map_serp_record, validate_serp_record
+from commerce_core.catalog.supplier_staging import DELETED_HASH
+from commerce_core.db.bulk import insert_rows, save_rows
+from commerce_core.db.schema import import_rejects, supplier_records, validated_products
+
+Mapper = Callable[[dict], dict]
+Validator = Callable[[object], list]
+
+
+@dataclass
+class ValidationResult:
+    processed: int = 0
+    valid: int = 0
+    rejected: int = 0
+    deleted: int = 0
+
+    @property
+    def reject_rate(self) -> float:
+        checked = self.valid + self.rejected
+        return self.rejected / checked if checked else 0.0
+
+
+def pending_records(supplier_id: str):
+    staged, validated = supplier_records, validated_products
+    return select(
+        staged.c.external_id, staged.c.payload, staged.c.payload_hash,
+        validated.c.external_id.is_(None).label("is_new"),
+    ).select_from(
+        staged.outerjoin(
+            validated,
+            and_(validated.c.supplier_id == staged.c.supplier_id, validated.c.external_id == staged.c.external_id),
+        )
+    ).where(
+        staged.c.supplier_id == supplier_id,
+        or_(validated.c.external_id.is_(None), validated.c.source_hash != staged.c.payload_hash),
+    )
+
+
+def validate_pending(engine: Engine, supplier_id: str, job_id: uuid.UUID, *, batch_size: int = 10_000,
+                     validate: Validator = validate_serp_record, mapper: Mapper = map_serp_record,
+                     progress: Callable[[ValidationResult], None] | None = None,
+                     samples: list | None = None) -> ValidationResult:
+    result = ValidationResult()
+    query = pending_records(supplier_id)
+    for batch in iter_pending(engine, query, supplier_records.c.external_id, batch_size):
+        now = utcnow()
+        rows, rejects = [], []
+        with engine.begin() as conn:
+            for staged in batch:
+                result.processed += 1
+                row = {"supplier_id": supplier_id, "external_id": staged["external_id"],
+                       "source_hash": staged["payload_hash"], "validated_at": now, "import_job_id": job_id}
+                if staged["payload_hash"] == DELETED_HASH:
+                    result.deleted += 1
+                    rows.append({**row, "outcome": "deleted", "product": None, "content_hash": DELETED_HASH})
+                    continue
+                record = orjson.loads(staged["payload"])
+                violations = validate(record)
+                if violations:
+                    result.rejected += 1
+                    rows.append({**row, "outcome": "rejected", "product": None, "content_hash": "rejected"})
+                    rejects.extend(
+                        {"import_job_id": job_id, "supplier_id": supplier_id, "external_id": staged["external_id"],
+                         "rule": v.rule, "message": v.message, "record": staged["payload"][:20000], "created_at": now}
+                        for v in violations
+                    )
+                    continue
+                product = mapper(record)
+                digest = content_hash(product)
+                result.valid += 1
+                rows.append({**row, "outcome": "valid", "product": orjson.dumps(product).decode(),
+                             "content_hash": digest})
+                if samples is not None and len(samples) < 10:
+                    samples.append(product)
+            save_rows(conn, validated_products, rows, keys=("supplier_id", "external_id"),
+                      is_new=[staged["is_new"] for staged in batch])
+            insert_rows(conn, import_rejects, rejects)
+        if progress:
+            progress(result)
+    return result

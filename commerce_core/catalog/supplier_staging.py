@@ -1,0 +1,160 @@
+"""Stage raw supplier records (asset serp_products): keep what changed, tombstone what vanished.
+
+A record is staged only when its payload hash differs from the staged one, so an
+unchanged re-fetch writes nothing. Records without a usable id, and second
+occurrences of an id within one fetch, are rejected here: they cannot be keyed.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import orjson
+from sqlalchemy import Engine, select
+
+from commerce_core.catalog.import_jobs import utcnow
+from commerce_core.catalog.models import canonical_json, hash_bytes
+from commerce_core.db.bulk import insert_rows, save_rows, upsert_rows
+from commerce_core.db.schema import import_rejects, supplier_records
+
+DELETED_HASH = "deleted"
+LOOKUP_CHUNK = 500
+
+
+class MassArchiveRefused(RuntimeError):
+    """A full listing lost too much of the catalog at once to archive it blindly."""
+
+
+@dataclass
+class StagingResult:
+    fetched: int = 0
+    staged_new: int = 0
+    staged_changed: int = 0
+    unchanged: int = 0
+    tombstoned: int = 0
+    rejected: int = 0
+    max_source_updated_at: datetime | None = None
+    seen_ids: set[str] = field(default_factory=set)
+
+
+def _parse_updated_at(record: dict) -> datetime | None:
+    value = record.get("updatedAt")
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else None
+
+
+def _staged_hashes(conn, supplier_id: str, ids: list[str]) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for start in range(0, len(ids), LOOKUP_CHUNK):
+        rows = conn.execute(
+            select(supplier_records.c.external_id, supplier_records.c.payload_hash).where(
+                supplier_records.c.supplier_id == supplier_id,
+                supplier_records.c.external_id.in_(ids[start : start + LOOKUP_CHUNK]),
+            )
+        )
+        found.update((external_id, digest) for external_id, digest in rows)
+    return found
+
+
+def _reject_row(job_id, supplier_id, external_id, rule, message, record, now) -> dict:
+    return {
+        "import_job_id": job_id, "supplier_id": supplier_id, "external_id": external_id, "rule": rule,
+        "message": message, "record": orjson.dumps(record).decode()[:20000], "created_at": now,
+    }
+
+
+def stage_batches(engine: Engine, supplier_id: str, batches: Iterable[list], job_id: uuid.UUID,
+                  progress: Callable[[StagingResult], None] | None = None) -> StagingResult:
+    """Stage each batch of raw records in its own transaction; returns what happened."""
+    result = StagingResult()
+    for records in batches:
+        now = utcnow()
+        keyed: dict[str, dict] = {}
+        rejects = []
+        for record in records:
+            result.fetched += 1
+            external_id = record.get("id") if isinstance(record, dict) else None
+            if not isinstance(external_id, str) or not external_id.strip():
+                rejects.append(_reject_row(job_id, supplier_id, None, "id_required",
+                                           "record has no usable id and cannot be imported", record, now))
+            elif external_id in result.seen_ids:
+                rejects.append(_reject_row(job_id, supplier_id, external_id, "duplicate_id",
+                                           f"id {external_id} appeared more than once in one fetch; the first was kept",
+                                           record, now))
+            else:
+                result.seen_ids.add(external_id)
+                keyed[external_id] = record
+        with engine.begin() as conn:
+            existing = _staged_hashes(conn, supplier_id, list(keyed))
+            rows, is_new = [], []
+            for external_id, record in keyed.items():
+                payload = canonical_json(record)
+                payload_hash = hash_bytes(payload)
+                updated_at = _parse_updated_at(record)
+                if updated_at and (result.max_source_updated_at is None or updated_at > result.max_source_updated_at):
+                    result.max_source_updated_at = updated_at
+                previous = existing.get(external_id)
+                if previous == payload_hash:
+                    result.unchanged += 1
+                    continue
+                is_new.append(previous is None)
+                if previous is None:
+                    result.staged_new += 1
+                else:
+                    result.staged_changed += 1
+                rows.append({
+                    "supplier_id": supplier_id, "external_id": external_id, "payload": payload.decode(),
+                    "payload_hash": payload_hash, "source_updated_at": updated_at, "fetched_at": now,
+                    "deleted_at": None, "import_job_id": job_id,
+                })
+            save_rows(conn, supplier_records, rows, keys=("supplier_id", "external_id"), is_new=is_new)
+            insert_rows(conn, import_rejects, rejects)
+        result.rejected += len(rejects)
+        if progress:
+            progress(result)
+    return result
+
+
+def tombstone(engine: Engine, supplier_id: str, external_ids: Iterable[str], job_id: uuid.UUID) -> int:
+    """Mark staged records deleted at the supplier; downstream archives them."""
+    now = utcnow()
+    ids = sorted(set(external_ids))
+    with engine.begin() as conn:
+        live = [
+            external_id for external_id, payload_hash in _staged_hashes(conn, supplier_id, ids).items()
+            if payload_hash != DELETED_HASH
+        ]
+        rows = [
+            {"supplier_id": supplier_id, "external_id": external_id, "payload": None, "payload_hash": DELETED_HASH,
+             "source_updated_at": None, "fetched_at": now, "deleted_at": now, "import_job_id": job_id}
+            for external_id in live
+        ]
+        upsert_rows(conn, supplier_records, rows, keys=("supplier_id", "external_id"))
+    return len(rows)
+
+
+def tombstone_missing(engine: Engine, supplier_id: str, seen_ids: set[str], job_id: uuid.UUID,
+                      max_archive_fraction: float) -> int:
+    """After a complete full listing: every live staged id the supplier no longer lists was deleted."""
+    with engine.connect() as conn:
+        live = conn.execute(
+            select(supplier_records.c.external_id).where(
+                supplier_records.c.supplier_id == supplier_id, supplier_records.c.payload_hash != DELETED_HASH
+            )
+        ).scalars().all()
+    missing = [external_id for external_id in live if external_id not in seen_ids]
+    if live and len(missing) > max_archive_fraction * len(live):
+        raise MassArchiveRefused(
+            f"the full listing of {supplier_id} lacks {len(missing)} of {len(live)} live products "
+            f"(more than {max_archive_fraction:.0%}); refusing to archive them. Check the supplier, "
+            "then rerun with a higher max_archive_fraction if the deletions are real."
+        )
+    return tombstone(engine, supplier_id, missing, job_id)

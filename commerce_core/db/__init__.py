@@ -1,0 +1,1 @@
+"""Catalog database: schema, engine, bulk writes and migrations."""

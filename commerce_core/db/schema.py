@@ -1,0 +1,209 @@
+"""Catalog database schema (seeds/000 資料模型設計), SQLAlchemy 2 Core tables.
+
+Pipeline tables, one per asset, each keyed by (supplier_id, external_id):
+  supplier_records    -> raw supplier payloads            (asset serp_products)
+  validated_products  -> unified model or reject outcome  (asset validated_products)
+  enriched_products   -> cleaned, tagged, translated      (asset enriched_products)
+  products + children -> the central catalog              (asset central_catalog)
+Each stage stores the hash of the upstream row it was built from; a stage's pending
+work is every upstream row whose hash differs, so a failed run loses nothing and an
+unchanged rerun does nothing.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    Uuid,
+)
+
+from commerce_core.db.types import Money, UtcDateTime
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+    }
+)
+
+# SQLite only auto-increments a plain INTEGER primary key.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+products = Table(
+    "products",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("supplier_id", String(32), nullable=False),
+    Column("external_product_id", String(128), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("enriched_description", Text),
+    Column("language", String(16), nullable=False),
+    Column("product_type", String(32), nullable=False),
+    Column("category", String(200), nullable=False),
+    Column("available_seats", Integer),
+    Column("status", String(16), nullable=False),
+    Column("is_active", Boolean, nullable=False),
+    Column("tags", JSON, nullable=False),
+    Column("missing_languages", JSON, nullable=False),
+    Column("content_hash", String(32), nullable=False),
+    Column("source_updated_at", UtcDateTime),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("archived_at", UtcDateTime),
+    Column("created_by", String(128)),
+    Column("updated_by", String(128)),
+    UniqueConstraint("supplier_id", "external_product_id"),
+    Index(None, "updated_at"),
+)
+
+product_translations = Table(
+    "product_translations",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("product_id", Uuid, ForeignKey("products.id", ondelete="CASCADE"), nullable=False),
+    Column("language_code", String(16), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("short_description", String(300)),
+    # supplier: given by the supplier; original: the product's own language; llm: generated
+    Column("source", String(16), nullable=False),
+    UniqueConstraint("product_id", "language_code"),
+)
+
+product_prices = Table(
+    "product_prices",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("product_id", Uuid, ForeignKey("products.id", ondelete="CASCADE"), nullable=False),
+    Column("amount", Money, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("price_type", String(16), nullable=False),
+    Column("valid_from", UtcDateTime),
+    Column("valid_to", UtcDateTime),
+    Index(None, "product_id"),
+)
+
+product_images = Table(
+    "product_images",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("product_id", Uuid, ForeignKey("products.id", ondelete="CASCADE"), nullable=False),
+    Column("url", String(1000), nullable=False),
+    Column("is_primary", Boolean, nullable=False),
+    Column("sort_order", Integer, nullable=False),
+    Index(None, "product_id"),
+)
+
+import_jobs = Table(
+    "import_jobs",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("supplier_id", String(32), nullable=False),
+    Column("mode", String(16), nullable=False),  # full | incremental | ids
+    Column("trigger", String(16), nullable=False),  # schedule | webhook | manual
+    Column("requested_by", String(128)),
+    Column("product_ids", JSON),
+    Column("status", String(16), nullable=False),  # running | succeeded | failed
+    Column("dagster_run_id", String(64)),
+    Column("fetched_count", Integer, nullable=False, default=0),
+    Column("valid_count", Integer, nullable=False, default=0),
+    Column("rejected_count", Integer, nullable=False, default=0),
+    Column("enriched_count", Integer, nullable=False, default=0),
+    Column("enrichment_failed_count", Integer, nullable=False, default=0),
+    Column("inserted_count", Integer, nullable=False, default=0),
+    Column("updated_count", Integer, nullable=False, default=0),
+    Column("unchanged_count", Integer, nullable=False, default=0),
+    Column("archived_count", Integer, nullable=False, default=0),
+    Column("error_message", Text),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("completed_at", UtcDateTime),
+    Index(None, "supplier_id", "created_at"),
+    Index(None, "dagster_run_id"),
+)
+
+sync_cursors = Table(
+    "sync_cursors",
+    metadata,
+    Column("name", String(128), primary_key=True),
+    Column("value", String(128), nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+import_rejects = Table(
+    "import_rejects",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("import_job_id", Uuid, ForeignKey("import_jobs.id", ondelete="CASCADE")),
+    Column("supplier_id", String(32), nullable=False),
+    Column("external_id", String(128)),  # null when the record had no usable id
+    Column("rule", String(64), nullable=False),
+    Column("message", Text, nullable=False),
+    Column("record", Text),
+    Column("created_at", UtcDateTime, nullable=False),
+    Index(None, "import_job_id"),
+    Index(None, "supplier_id", "external_id"),
+)
+
+supplier_records = Table(
+    "supplier_records",
+    metadata,
+    Column("supplier_id", String(32), primary_key=True),
+    Column("external_id", String(128), primary_key=True),
+    Column("payload", Text),  # raw JSON; null once the supplier deleted it
+    Column("payload_hash", String(32), nullable=False),
+    Column("source_updated_at", UtcDateTime),
+    Column("fetched_at", UtcDateTime, nullable=False),
+    Column("deleted_at", UtcDateTime),
+    Column("import_job_id", Uuid),
+)
+
+validated_products = Table(
+    "validated_products",
+    metadata,
+    Column("supplier_id", String(32), primary_key=True),
+    Column("external_id", String(128), primary_key=True),
+    Column("source_hash", String(32), nullable=False),
+    Column("outcome", String(16), nullable=False),  # valid | rejected | deleted
+    Column("product", Text),  # unified product JSON when valid
+    Column("content_hash", String(32), nullable=False),
+    Column("validated_at", UtcDateTime, nullable=False),
+    Column("import_job_id", Uuid),
+)
+
+enriched_products = Table(
+    "enriched_products",
+    metadata,
+    Column("supplier_id", String(32), primary_key=True),
+    Column("external_id", String(128), primary_key=True),
+    Column("source_hash", String(32), nullable=False),
+    Column("outcome", String(16), nullable=False),  # enriched | original | deleted
+    Column("product", Text),
+    Column("content_hash", String(32), nullable=False),
+    Column("enriched_at", UtcDateTime, nullable=False),
+    Column("import_job_id", Uuid),
+)
+
+# Keyed by the hash of the enrichable text only, so a price change never re-enriches.
+enrichment_cache = Table(
+    "enrichment_cache",
+    metadata,
+    Column("text_hash", String(32), primary_key=True),
+    Column("enricher", String(64), primary_key=True),
+    Column("result", Text, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)

@@ -1,0 +1,1 @@
+"""HTTP plumbing shared by every connector: retries, circuit breaker, rate limit."""

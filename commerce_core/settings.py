@@ -1,0 +1,86 @@
+"""Environment configuration (contracts/configuration.md), read when a process or run starts."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+LOCAL_SERP_URL = "http://127.0.0.1:8101"
+LOCAL_SERP_API_KEY = "serp-local-key"
+
+
+class ConfigurationError(RuntimeError):
+    """A required setting is missing or unsafe for the environment."""
+
+
+def _env(name: str, default: str = "") -> str:
+    value = os.environ.get(name, "").strip()
+    return value or default
+
+
+def _float(name: str, default: float) -> float:
+    raw = _env(name)
+    if not raw:
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be a number, got {raw!r}") from None
+
+
+@dataclass(frozen=True)
+class Settings:
+    env: str
+    data_dir: Path
+    database_url: str
+    redis_url: str
+    serp_base_url: str
+    serp_api_key: str
+    llm_base_url: str
+    llm_api_key: str
+    llm_model: str
+    notify_webhook_url: str
+    max_reject_rate: float
+
+    @property
+    def is_prod(self) -> bool:
+        return self.env == "prod"
+
+
+def default_database_url(data_dir: Path) -> str:
+    return f"sqlite:///{(data_dir / 'catalog.sqlite3').resolve()}"
+
+
+def load_settings() -> Settings:
+    """Read the environment now (not at import), so each run sees the current values."""
+    env = _env("HUB_ENV", "local")
+    if env not in ("local", "prod"):
+        raise ConfigurationError(f"HUB_ENV must be 'local' or 'prod', got {env!r}")
+    data_dir = Path(_env("HUB_DATA_DIR", "./.hub"))
+    settings = Settings(
+        env=env,
+        data_dir=data_dir,
+        database_url=_env("HUB_DATABASE_URL", default_database_url(data_dir)),
+        redis_url=_env("HUB_REDIS_URL"),
+        serp_base_url=_env("SERP_BASE_URL", LOCAL_SERP_URL),
+        serp_api_key=_env("SERP_API_KEY", LOCAL_SERP_API_KEY),
+        llm_base_url=_env("HUB_LLM_BASE_URL"),
+        llm_api_key=_env("HUB_LLM_API_KEY"),
+        llm_model=_env("HUB_LLM_MODEL"),
+        notify_webhook_url=_env("HUB_NOTIFY_WEBHOOK_URL"),
+        max_reject_rate=_float("HUB_MAX_REJECT_RATE", 0.05),
+    )
+    if settings.is_prod:
+        _refuse_local_defaults(settings)
+    return settings
+
+
+def _refuse_local_defaults(settings: Settings) -> None:
+    problems = []
+    if settings.database_url.startswith("sqlite"):
+        problems.append("HUB_DATABASE_URL must point at PostgreSQL in prod")
+    if not os.environ.get("SERP_API_KEY") or settings.serp_api_key == LOCAL_SERP_API_KEY:
+        problems.append("SERP_API_KEY must be set to the real key in prod")
+    if problems:
+        raise ConfigurationError("; ".join(problems))

@@ -1,0 +1,1 @@
+"""Clients of the supplier and platform APIs (contracts/), behind abstract interfaces."""

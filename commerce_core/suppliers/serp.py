@@ -1,0 +1,93 @@
+"""SERP supplier API client (contracts/serp-supplier.md; seeds/000 SerpApiClient)."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from urllib.parse import quote
+
+from commerce_core.http.resilience import ResilientHttpClient
+
+MAX_PAGE_SIZE = 500
+
+
+@dataclass(frozen=True)
+class SerpPage:
+    products: list
+    page: int
+    page_size: int
+    total_count: int
+    has_next_page: bool
+
+
+def format_updated_since(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class SerpSupplierClient(ABC):
+    @abstractmethod
+    def get_page(self, page: int, page_size: int, updated_since: datetime | None = None) -> SerpPage: ...
+
+    @abstractmethod
+    def get_product(self, product_id: str) -> dict | None:
+        """The product, or None when the supplier answers 404."""
+
+    def iter_pages(self, page_size: int = MAX_PAGE_SIZE, updated_since: datetime | None = None,
+                   concurrency: int = 1) -> Iterator[SerpPage]:
+        """Every page of the listing in order; pages after the first are fetched `concurrency` at a time."""
+        first = self.get_page(1, page_size, updated_since)
+        yield first
+        if not first.has_next_page:
+            return
+        last_page = -(-first.total_count // page_size)
+        remaining = range(2, last_page + 1)
+        if concurrency <= 1:
+            for number in remaining:
+                yield self.get_page(number, page_size, updated_since)
+            return
+        with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="serp-page") as pool:
+            # A bounded window keeps memory flat however long the listing is.
+            window = concurrency * 2
+            pending = [pool.submit(self.get_page, n, page_size, updated_since) for n in remaining[:window]]
+            upcoming = iter(remaining[window:])
+            while pending:
+                page = pending.pop(0).result()
+                next_number = next(upcoming, None)
+                if next_number is not None:
+                    pending.append(pool.submit(self.get_page, next_number, page_size, updated_since))
+                yield page
+
+    def close(self) -> None:
+        """Release connections."""
+
+
+class HttpSerpSupplierClient(SerpSupplierClient):
+    def __init__(self, http: ResilientHttpClient):
+        self.http = http
+
+    def get_page(self, page: int, page_size: int, updated_since: datetime | None = None) -> SerpPage:
+        if not 1 <= page_size <= MAX_PAGE_SIZE:
+            raise ValueError(f"page_size must be 1..{MAX_PAGE_SIZE}, got {page_size}")
+        params: dict = {"page": page, "pageSize": page_size}
+        if updated_since is not None:
+            params["updatedSince"] = format_updated_since(updated_since)
+        body = self.http.get_json("/v1/products", params)
+        try:
+            return SerpPage(
+                products=body["products"],
+                page=int(body["page"]),
+                page_size=int(body["pageSize"]),
+                total_count=int(body["totalCount"]),
+                has_next_page=bool(body["hasNextPage"]),
+            )
+        except (KeyError, TypeError, ValueError) as error:
+            raise ValueError(f"SERP page {page} is not a product page: {error!r}") from error
+
+    def get_product(self, product_id: str) -> dict | None:
+        return self.http.get_json(f"/v1/products/{quote(product_id, safe='')}", allow_404=True)
+
+    def close(self) -> None:
+        self.http.close()

@@ -1,0 +1,34 @@
+"""The one place that builds Commerce Hub's Dagster Definitions from its packages."""
+
+from __future__ import annotations
+
+import os
+
+from dagster import Definitions, EnvVar
+
+from hub_assets.catalog import CATALOG_ASSETS, CATALOG_CHECKS
+from jobs.catalog_jobs import CATALOG_JOBS
+from resources import CatalogDatabase, EnricherResource, SerpSupplierResource
+from schedules.catalog_schedules import CATALOG_SCHEDULES
+
+
+def _secret(name: str) -> EnvVar | None:
+    """A set secret is resolved by Dagster at run start and never shown; unset means the local default."""
+    return EnvVar(name) if os.environ.get(name) else None
+
+
+def build_resources() -> dict:
+    return {
+        "catalog_db": CatalogDatabase(),
+        "serp": SerpSupplierResource(api_key=_secret("SERP_API_KEY")),
+        "enricher": EnricherResource(llm_api_key=_secret("HUB_LLM_API_KEY")),
+    }
+
+
+defs = Definitions(
+    assets=CATALOG_ASSETS,
+    asset_checks=CATALOG_CHECKS,
+    jobs=CATALOG_JOBS,
+    schedules=CATALOG_SCHEDULES,
+    resources=build_resources(),
+)

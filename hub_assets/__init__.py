@@ -1,0 +1,1 @@
+"""Software-defined assets of Commerce Hub, one module per part of the business."""

@@ -1,0 +1,330 @@
+"""Catalog assets (seeds/000 上游同步): SERP supplier -> validated -> enriched -> central catalog.
+
+Each asset writes its own table and hands the next one nothing in memory: a stage
+processes whatever its upstream table holds that it has not built yet, so any
+asset can be rerun alone and a failed run resumes where it stopped.
+"""
+
+
+import time
+from collections.abc import Iterator
+from contextlib import closing
+from datetime import datetime, timedelta
+from typing import Literal
+
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetExecutionContext,
+    Config,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+    asset_check,
+)
+from pydantic import Field
+from sqlalchemy import func, select
+
+from commerce_core.catalog import import_jobs
+from commerce_core.catalog.central_catalog import write_pending
+from commerce_core.catalog.product_enrichment import enrich_pending
+from commerce_core.catalog.product_validation import validate_pending
+from commerce_core.catalog.serp_mapping import SERP_SUPPLIER_ID
+from commerce_core.catalog.supplier_staging import stage_batches, tombstone, tombstone_missing
+from commerce_core.db.schema import import_rejects, product_prices, products
+from commerce_core.settings import load_settings
+from commerce_core.suppliers.serp import SerpSupplierClient
+from hub_assets.metadata import markdown_table
+from resources import CatalogDatabase, EnricherResource, SerpSupplierResource
+
+CATALOG_GROUP = "catalog"
+CATALOG_OWNERS = ["team:catalog"]
+SERP_CURSOR = "serp:products:updated_since"
+# Products that change while we page arrive again on the next incremental read
+# (contracts/serp-supplier.md); the overlap also absorbs clock skew with the supplier.
+CURSOR_OVERLAP = timedelta(minutes=5)
+IDS_PER_BATCH = 500
+
+
+class SerpImportConfig(Config):
+    mode: Literal["full", "incremental", "ids"] = Field(
+        default="incremental",
+        description="full: whole listing, archives what vanished; incremental: since the stored cursor; "
+        "ids: only product_ids.",
+    )
+    product_ids: list[str] = Field(default_factory=list, description="With mode ids: the SERP product ids to import.")
+    requested_by: str | None = Field(default=None, description="Who asked for this import (audit).")
+    max_archive_fraction: float = Field(
+        default=0.5, ge=0, le=1,
+        description="A full sync refuses to archive more than this share of the catalog at once.",
+    )
+
+
+def run_trigger(context: AssetExecutionContext) -> str:
+    tags = context.run.tags
+    if "dagster/schedule_name" in tags:
+        return "schedule"
+    if "dagster/sensor_name" in tags:
+        return "webhook"
+    return "manual"
+
+
+def _log_progress(context: AssetExecutionContext, stage: str, every_seconds: float = 2.0):
+    last = [0.0]
+
+    def report(result) -> None:
+        now = time.monotonic()
+        if now - last[0] >= every_seconds:
+            last[0] = now
+            context.log.info(f"{stage}: {result}")
+
+    return report
+
+
+def _records_by_id(client: SerpSupplierClient, product_ids: list[str], missing: list[str]) -> Iterator[list]:
+    batch = []
+    for product_id in dict.fromkeys(product_ids):
+        record = client.get_product(product_id)
+        if record is None:
+            missing.append(product_id)
+        else:
+            batch.append(record)
+        if len(batch) >= IDS_PER_BATCH:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+@asset(
+    group_name=CATALOG_GROUP,
+    owners=CATALOG_OWNERS,
+    kinds={"python", "sql"},
+    tags={"hub/source": "serp"},
+    description="Raw SERP supplier records (full listing, incremental since the stored cursor, or given ids), "
+    "kept in the supplier_records staging table; records the supplier deleted become tombstones.",
+)
+def serp_products(
+    context: AssetExecutionContext, config: SerpImportConfig, catalog_db: CatalogDatabase, serp: SerpSupplierResource
+) -> MaterializeResult:
+    started = time.perf_counter()
+    started_at = import_jobs.utcnow()
+    engine = catalog_db.engine
+    mode = "ids" if config.product_ids else config.mode
+    if mode == "ids" and not config.product_ids:
+        raise ValueError("mode 'ids' needs product_ids: the SERP product ids to import")
+    with engine.begin() as conn:
+        job_id = import_jobs.start_job(
+            conn, supplier_id=SERP_SUPPLIER_ID, mode=mode, trigger=run_trigger(context),
+            requested_by=config.requested_by, product_ids=config.product_ids, run_id=context.run_id,
+        )
+        since_value = import_jobs.get_cursor(conn, SERP_CURSOR) if mode == "incremental" else None
+    since = datetime.fromisoformat(since_value) if since_value else None
+    context.log.info(f"import job {job_id}: mode={mode} since={since_value or '-'}")
+    try:
+        with closing(serp.create_client(on_retry=context.log.warning)) as client:
+            missing: list[str] = []
+            if mode == "ids":
+                batches = _records_by_id(client, config.product_ids, missing)
+            else:
+                batches = (page.products for page in client.iter_pages(serp.page_size, since, serp.concurrency))
+            staged = stage_batches(engine, SERP_SUPPLIER_ID, batches, job_id, _log_progress(context, "fetched"))
+        tombstoned = tombstone(engine, SERP_SUPPLIER_ID, missing, job_id) if missing else 0
+        if mode == "full":
+            tombstoned += tombstone_missing(engine, SERP_SUPPLIER_ID, staged.seen_ids, job_id,
+                                            config.max_archive_fraction)
+        cursor_value = since_value
+        with engine.begin() as conn:
+            if mode != "ids" and staged.max_source_updated_at is not None:
+                # Never beyond what the supplier showed us, never past our start minus the overlap.
+                new_cursor = min(staged.max_source_updated_at, started_at - CURSOR_OVERLAP)
+                if since is None or new_cursor > since:
+                    cursor_value = new_cursor.isoformat()
+                    import_jobs.set_cursor(conn, SERP_CURSOR, cursor_value)
+            import_jobs.record_counts(conn, job_id, fetched_count=staged.fetched, rejected_count=staged.rejected)
+    except Exception as error:
+        with engine.begin() as conn:
+            import_jobs.finish_job(conn, job_id, error=f"serp_products: {type(error).__name__}: {error}")
+        raise
+    return MaterializeResult(
+        metadata={
+            "dagster/row_count": staged.staged_new + staged.staged_changed + tombstoned,
+            "import_job_id": str(job_id),
+            "mode": mode,
+            "fetched": staged.fetched,
+            "new": staged.staged_new,
+            "changed": staged.staged_changed,
+            "unchanged": staged.unchanged,
+            "deleted_at_supplier": tombstoned,
+            "rejected_unkeyable": staged.rejected,
+            "cursor": cursor_value or "",
+            "duration_seconds": round(time.perf_counter() - started, 3),
+        }
+    )
+
+
+@asset(
+    deps=[serp_products],
+    group_name=CATALOG_GROUP,
+    owners=CATALOG_OWNERS,
+    kinds={"python", "sql"},
+    description="Supplier records mapped to the unified product model; every reject is stored in "
+    "import_rejects with the record id, the rule and a message.",
+)
+def validated_products(context: AssetExecutionContext, catalog_db: CatalogDatabase) -> MaterializeResult:
+    started = time.perf_counter()
+    engine = catalog_db.engine
+    with engine.begin() as conn:
+        job_id = import_jobs.job_for_run(conn, supplier_id=SERP_SUPPLIER_ID, run_id=context.run_id,
+                                         trigger=run_trigger(context))
+    samples: list = []
+    result = validate_pending(engine, SERP_SUPPLIER_ID, job_id, progress=_log_progress(context, "validated"),
+                              samples=samples)
+    with engine.begin() as conn:
+        job = import_jobs.get_job(conn, job_id)
+        rejected = job["rejected_count"] + result.rejected
+        import_jobs.record_counts(conn, job_id, valid_count=result.valid, rejected_count=rejected)
+        rules = conn.execute(
+            select(import_rejects.c.rule, func.count()).where(import_rejects.c.import_job_id == job_id)
+            .group_by(import_rejects.c.rule).order_by(func.count().desc())
+        ).all()
+    checked = result.valid + rejected
+    return MaterializeResult(
+        metadata={
+            "dagster/row_count": result.processed,
+            "import_job_id": str(job_id),
+            "valid": result.valid,
+            "rejected": rejected,
+            "deleted": result.deleted,
+            "reject_rate": round(rejected / checked, 4) if checked else 0.0,
+            "rejects_by_rule": MetadataValue.md(markdown_table(["rule", "violations"], rules) if rules else "none"),
+            "preview": MetadataValue.md(markdown_table(
+                ["id", "name", "type", "status", "prices"],
+                [(p["externalId"], p["name"], p["productType"], p["status"],
+                  ", ".join(f"{x['amount']} {x['currency']}" for x in p["prices"])) for p in samples],
+            )),
+            "duration_seconds": round(time.perf_counter() - started, 3),
+        }
+    )
+
+
+@asset_check(asset=validated_products, description="The share of rejected records stays under "
+             "HUB_MAX_REJECT_RATE (default 5%) for the run's import.")
+def validated_products_reject_rate(context, catalog_db: CatalogDatabase) -> AssetCheckResult:
+    limit = load_settings().max_reject_rate
+    with catalog_db.engine.begin() as conn:
+        job_id = import_jobs.job_for_run(conn, supplier_id=SERP_SUPPLIER_ID, run_id=context.run_id, trigger="manual")
+        job = import_jobs.get_job(conn, job_id)
+    checked = job["valid_count"] + job["rejected_count"]
+    rate = job["rejected_count"] / checked if checked else 0.0
+    return AssetCheckResult(
+        passed=rate <= limit,
+        severity=AssetCheckSeverity.ERROR,
+        description=f"{job['rejected_count']} of {checked} records rejected ({rate:.2%}); limit {limit:.2%}",
+        metadata={"reject_rate": round(rate, 4), "limit": limit, "rejected": job["rejected_count"], "checked": checked},
+    )
+
+
+@asset(
+    deps=[validated_products],
+    group_name=CATALOG_GROUP,
+    owners=CATALOG_OWNERS,
+    kinds={"python", "sql"},
+    description="Validated products with cleaned descriptions, tags and catalog translations (en-US, zh-TW, "
+    "ja-JP); unchanged text is never enriched twice, and a failed enrichment keeps the original product.",
+)
+def enriched_products(
+    context: AssetExecutionContext, catalog_db: CatalogDatabase, enricher: EnricherResource
+) -> MaterializeResult:
+    started = time.perf_counter()
+    engine = catalog_db.engine
+    with engine.begin() as conn:
+        job_id = import_jobs.job_for_run(conn, supplier_id=SERP_SUPPLIER_ID, run_id=context.run_id,
+                                         trigger=run_trigger(context))
+    active = enricher.create_enricher()
+    try:
+        result = enrich_pending(engine, SERP_SUPPLIER_ID, job_id, active, concurrency=enricher.concurrency,
+                                progress=_log_progress(context, "enriched"))
+    finally:
+        active.close()
+    for failure in result.failures:
+        context.log.warning(f"enrichment failed, original kept: {failure}")
+    with engine.begin() as conn:
+        import_jobs.record_counts(conn, job_id, enriched_count=result.enriched, enrichment_failed_count=result.failed)
+    return MaterializeResult(
+        metadata={
+            "dagster/row_count": result.processed,
+            "import_job_id": str(job_id),
+            "enricher": active.name,
+            "enriched": result.enriched,
+            "enrichment_failed": result.failed,
+            "cache_hits": result.cache_hits,
+            "deleted": result.deleted,
+            "missing_languages": MetadataValue.json(result.missing_languages),
+            "duration_seconds": round(time.perf_counter() - started, 3),
+        }
+    )
+
+
+@asset(
+    deps=[enriched_products],
+    group_name=CATALOG_GROUP,
+    owners=CATALOG_OWNERS,
+    kinds={"postgres", "sql"},
+    description="The central catalog: products, translations, prices and images, upserted in bulk by "
+    "(supplier, external id); updated_at moves only on a real change; deleted products are archived.",
+)
+def central_catalog(context: AssetExecutionContext, catalog_db: CatalogDatabase) -> MaterializeResult:
+    started = time.perf_counter()
+    engine = catalog_db.engine
+    with engine.begin() as conn:
+        job_id = import_jobs.job_for_run(conn, supplier_id=SERP_SUPPLIER_ID, run_id=context.run_id,
+                                         trigger=run_trigger(context))
+    try:
+        result = write_pending(engine, SERP_SUPPLIER_ID, actor=f"dagster:{context.run_id[:8]}",
+                               progress=_log_progress(context, "written"))
+    except Exception as error:
+        with engine.begin() as conn:
+            import_jobs.finish_job(conn, job_id, error=f"central_catalog: {type(error).__name__}: {error}")
+        raise
+    with engine.begin() as conn:
+        job = import_jobs.get_job(conn, job_id)
+        unchanged = max(0, job["fetched_count"] - job["rejected_count"] - result.inserted - result.updated)
+        import_jobs.record_counts(conn, job_id, inserted_count=result.inserted, updated_count=result.updated,
+                                  archived_count=result.archived, unchanged_count=unchanged)
+        import_jobs.finish_job(conn, job_id)
+        total, active = conn.execute(
+            select(func.count(), func.count().filter(products.c.is_active))
+            .where(products.c.supplier_id == SERP_SUPPLIER_ID)
+        ).one()
+    return MaterializeResult(
+        metadata={
+            "dagster/row_count": total,
+            "import_job_id": str(job_id),
+            "active_products": active,
+            "inserted": result.inserted,
+            "updated": result.updated,
+            "unchanged": unchanged,
+            "archived": result.archived,
+            "preview": MetadataValue.md(markdown_table(
+                ["id", "name", "type", "status", "seats", "tags"],
+                [(r["external_product_id"], r["name"], r["product_type"], r["status"], r["available_seats"],
+                  ", ".join(r["tags"])) for r in result.preview],
+            )),
+            "duration_seconds": round(time.perf_counter() - started, 3),
+        }
+    )
+
+
+@asset_check(asset=central_catalog, description="Every active product in the central catalog has a price.")
+def central_catalog_active_products_priced(catalog_db: CatalogDatabase) -> AssetCheckResult:
+    priced = select(product_prices.c.product_id).where(product_prices.c.product_id == products.c.id).exists()
+    with catalog_db.engine.connect() as conn:
+        unpriced = conn.execute(
+            select(func.count()).where(products.c.is_active, ~priced)
+        ).scalar_one()
+    return AssetCheckResult(passed=unpriced == 0, metadata={"active_without_price": unpriced})
+
+
+CATALOG_ASSETS = [serp_products, validated_products, enriched_products, central_catalog]
+CATALOG_CHECKS = [validated_products_reject_rate, central_catalog_active_products_priced]

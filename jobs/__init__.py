@@ -1,0 +1,1 @@
+"""Asset jobs: which assets run together, with what default config."""

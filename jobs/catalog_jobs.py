@@ -1,0 +1,45 @@
+"""Catalog import jobs (seeds/000 SerpFullSyncJob, SerpIncrementalSyncJob, manual import)."""
+
+from dagster import AssetSelection, define_asset_job
+
+from hub_assets.catalog import CATALOG_ASSETS
+
+# One catalog import at a time (dagster.yaml run_queue limit on this tag): two
+# overlapping imports of one supplier would only do the same work twice.
+CATALOG_RUN_TAGS = {"hub/pipeline": "catalog-serp"}
+
+_catalog_selection = AssetSelection.assets(*CATALOG_ASSETS)
+
+
+def _import_config(mode: str, product_ids: list[str] | None = None) -> dict:
+    config: dict = {"mode": mode}
+    if product_ids is not None:
+        config.update(product_ids=product_ids, requested_by="")
+    return {"ops": {"serp_products": {"config": config}}}
+
+
+serp_full_import_job = define_asset_job(
+    "serp_full_import",
+    selection=_catalog_selection,
+    description="Whole SERP listing into the central catalog; products the supplier no longer lists are archived.",
+    config=_import_config("full"),
+    tags=CATALOG_RUN_TAGS,
+)
+
+serp_incremental_import_job = define_asset_job(
+    "serp_incremental_import",
+    selection=_catalog_selection,
+    description="SERP products updated since the stored cursor into the central catalog.",
+    config=_import_config("incremental"),
+    tags=CATALOG_RUN_TAGS,
+)
+
+serp_manual_import_job = define_asset_job(
+    "serp_manual_import",
+    selection=_catalog_selection,
+    description="Import the SERP product ids given in the launchpad (product_ids), e.g. after a supplier fix.",
+    config=_import_config("ids", product_ids=[]),
+    tags={**CATALOG_RUN_TAGS, "hub/trigger": "manual"},
+)
+
+CATALOG_JOBS = [serp_full_import_job, serp_incremental_import_job, serp_manual_import_job]

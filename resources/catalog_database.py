@@ -1,0 +1,39 @@
+"""The catalog database as a Dagster resource."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from dagster import ConfigurableResource, InitResourceContext
+from pydantic import Field, PrivateAttr
+from sqlalchemy import Engine
+
+from commerce_core.db.engine import get_engine
+from commerce_core.db.migrate import upgrade
+from commerce_core.settings import load_settings
+
+
+class CatalogDatabase(ConfigurableResource):
+    """SQLAlchemy engine of the catalog database; migrated to head when a run starts."""
+
+    database_url: Optional[str] = Field(
+        default=None, description="SQLAlchemy URL; empty reads HUB_DATABASE_URL (or the local SQLite) at run start."
+    )
+    apply_migrations: bool = Field(default=True, description="Run `hub db upgrade` before the run uses the database.")
+
+    _engine: Optional[Engine] = PrivateAttr(default=None)
+
+    def resolved_url(self) -> str:
+        return self.database_url or load_settings().database_url
+
+    def setup_for_execution(self, context: InitResourceContext) -> None:
+        url = self.resolved_url()
+        if self.apply_migrations:
+            upgrade(url)
+        self._engine = get_engine(url)
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            self._engine = get_engine(self.resolved_url())
+        return self._engine

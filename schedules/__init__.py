@@ -1,0 +1,1 @@
+"""Schedules, in Asia/Taipei like the seed systems' recurring jobs."""

@@ -1,0 +1,39 @@
+"""seeds/000 SerpSyncScheduler: full 02:00 daily, incremental hourly, price and availability every 15 minutes."""
+
+from dagster import DefaultScheduleStatus, ScheduleDefinition
+
+from jobs.catalog_jobs import serp_full_import_job, serp_incremental_import_job
+
+TIMEZONE = "Asia/Taipei"
+
+serp_full_sync_schedule = ScheduleDefinition(
+    name="serp_full_sync_daily",
+    job=serp_full_import_job,
+    cron_schedule="0 2 * * *",
+    execution_timezone=TIMEZONE,
+    description="Full SERP sync at 02:00 Taipei: complete data, archives deleted products.",
+    default_status=DefaultScheduleStatus.RUNNING,
+)
+
+serp_incremental_sync_schedule = ScheduleDefinition(
+    name="serp_incremental_sync_hourly",
+    job=serp_incremental_import_job,
+    cron_schedule="0 * * * *",
+    execution_timezone=TIMEZONE,
+    description="Hourly incremental SERP sync: products updated since the last successful read.",
+    default_status=DefaultScheduleStatus.RUNNING,
+)
+
+# The supplier API has no price-only listing, so price and seat changes arrive through
+# updatedSince; enrichment is keyed by text, so these frequent runs cost no re-enrichment.
+serp_price_availability_schedule = ScheduleDefinition(
+    name="serp_price_availability_every_15_minutes",
+    job=serp_incremental_import_job,
+    cron_schedule="*/15 * * * *",
+    execution_timezone=TIMEZONE,
+    description="Price and availability freshness: incremental SERP sync every 15 minutes.",
+    default_status=DefaultScheduleStatus.RUNNING,
+    tags={"hub/sync": "price-availability"},
+)
+
+CATALOG_SCHEDULES = [serp_full_sync_schedule, serp_incremental_sync_schedule, serp_price_availability_schedule]

@@ -1,0 +1,1 @@
+"""Local simulators of the external systems, following ../shared/contracts."""
