@@ -116,7 +116,7 @@ def serp_products(
     with engine.begin() as conn:
         job_id = import_jobs.start_job(
             conn, supplier_id=SERP_SUPPLIER_ID, mode=mode, trigger=run_trigger(context),
-            requested_by=config.requested_by, product_ids=config.product_ids, run_id=context.run_id,
+            requested_by=config.requested_by, product_ids=config.product_ids, run_id=context.run.run_id,
         )
         since_value = import_jobs.get_cursor(conn, SERP_CURSOR) if mode == "incremental" else None
     since = datetime.fromisoformat(since_value) if since_value else None
@@ -175,7 +175,7 @@ def validated_products(context: AssetExecutionContext, catalog_db: CatalogDataba
     started = time.perf_counter()
     engine = catalog_db.engine
     with engine.begin() as conn:
-        job_id = import_jobs.job_for_run(conn, supplier_id=SERP_SUPPLIER_ID, run_id=context.run_id,
+        job_id = import_jobs.job_for_run(conn, supplier_id=SERP_SUPPLIER_ID, run_id=context.run.run_id,
                                          trigger=run_trigger(context))
     samples: list = []
     result = validate_pending(engine, SERP_SUPPLIER_ID, job_id, progress=_log_progress(context, "validated"),
@@ -213,7 +213,7 @@ def validated_products(context: AssetExecutionContext, catalog_db: CatalogDataba
 def validated_products_reject_rate(context, catalog_db: CatalogDatabase) -> AssetCheckResult:
     limit = load_settings().max_reject_rate
     with catalog_db.engine.begin() as conn:
-        job_id = import_jobs.job_for_run(conn, supplier_id=SERP_SUPPLIER_ID, run_id=context.run_id, trigger="manual")
+        job_id = import_jobs.job_for_run(conn, supplier_id=SERP_SUPPLIER_ID, run_id=context.run.run_id, trigger="manual")
         job = import_jobs.get_job(conn, job_id)
     checked = job["valid_count"] + job["rejected_count"]
     rate = job["rejected_count"] / checked if checked else 0.0
@@ -239,7 +239,7 @@ def enriched_products(
     started = time.perf_counter()
     engine = catalog_db.engine
     with engine.begin() as conn:
-        job_id = import_jobs.job_for_run(conn, supplier_id=SERP_SUPPLIER_ID, run_id=context.run_id,
+        job_id = import_jobs.job_for_run(conn, supplier_id=SERP_SUPPLIER_ID, run_id=context.run.run_id,
                                          trigger=run_trigger(context))
     active = enricher.create_enricher()
     try:
@@ -278,10 +278,10 @@ def central_catalog(context: AssetExecutionContext, catalog_db: CatalogDatabase)
     started = time.perf_counter()
     engine = catalog_db.engine
     with engine.begin() as conn:
-        job_id = import_jobs.job_for_run(conn, supplier_id=SERP_SUPPLIER_ID, run_id=context.run_id,
+        job_id = import_jobs.job_for_run(conn, supplier_id=SERP_SUPPLIER_ID, run_id=context.run.run_id,
                                          trigger=run_trigger(context))
     try:
-        result = write_pending(engine, SERP_SUPPLIER_ID, actor=f"dagster:{context.run_id[:8]}",
+        result = write_pending(engine, SERP_SUPPLIER_ID, actor=f"dagster:{context.run.run_id[:8]}",
                                progress=_log_progress(context, "written"))
     except Exception as error:
         with engine.begin() as conn:

@@ -1,0 +1,129 @@
+"""The four catalog assets end to end against the SERP simulator, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import httpx
+from sqlalchemy import select
+
+from commerce_core.db.engine import get_engine
+from commerce_core.db.schema import import_jobs, import_rejects, product_prices, products, sync_cursors
+from tests.catalog.helpers import catalog_snapshot, materialization_metadata, run_catalog
+
+
+def _check_results(result) -> dict:
+    return {e.asset_check_key.name: e for e in result.get_asset_check_evaluations()}
+
+
+def test_full_import_fills_the_catalog_and_a_rerun_changes_nothing(database_url, serp_simulator):
+    served, catalog = serp_simulator(products=240)
+    first = run_catalog(database_url, served.url, mode="full")
+    assert first.success
+    central = materialization_metadata(first, "central_catalog")
+    assert materialization_metadata(first, "serp_products")["fetched"] == 240
+    assert central["inserted"] == 240 and central["updated"] == 0
+    assert central["dagster/row_count"] == 240
+
+    engine = get_engine(database_url)
+    with engine.connect() as conn:
+        product = conn.execute(select(products).where(products.c.external_product_id == "SERP-0000007")).mappings().one()
+        prices = conn.execute(select(product_prices).where(product_prices.c.product_id == product["id"])).mappings().all()
+        job = conn.execute(select(import_jobs)).mappings().one()
+    source = catalog.product(7)
+    assert product["name"] == source["name"]
+    assert {(p["currency"], p["amount"]) for p in prices} == {
+        (p["currency"], Decimal(p["amount"])) for p in source["prices"]
+    }
+    assert all(isinstance(p["amount"], Decimal) for p in prices)
+    assert "<" not in (product["enriched_description"] or "")
+    assert job["status"] == "succeeded" and job["trigger"] == "manual" and job["mode"] == "full"
+    assert (job["fetched_count"], job["inserted_count"]) == (240, 240)
+
+    before = catalog_snapshot(database_url)
+    again = run_catalog(database_url, served.url, mode="full")
+    central_again = materialization_metadata(again, "central_catalog")
+    assert (central_again["inserted"], central_again["updated"], central_again["unchanged"]) == (0, 0, 240)
+    assert materialization_metadata(again, "serp_products")["unchanged"] == 240
+    assert catalog_snapshot(database_url) == before
+
+
+def test_incremental_import_fetches_only_what_changed(database_url, serp_simulator):
+    served, catalog = serp_simulator(products=200)
+    run_catalog(database_url, served.url)  # no cursor yet: everything
+    before = {row["external_product_id"]: row for row in catalog_snapshot(database_url)["products"]}
+    changed = catalog.change(4)
+
+    result = run_catalog(database_url, served.url)
+    assert materialization_metadata(result, "serp_products")["fetched"] == 4
+    central = materialization_metadata(result, "central_catalog")
+    assert (central["inserted"], central["updated"]) == (0, 4)
+
+    after = {row["external_product_id"]: row for row in catalog_snapshot(database_url)["products"]}
+    moved = {key for key in after if after[key]["updated_at"] != before[key]["updated_at"]}
+    assert moved == set(changed)
+    for key in changed:
+        assert after[key]["name"] == catalog.product(catalog.index_for_id(key))["name"]
+    with get_engine(database_url).connect() as conn:
+        assert conn.execute(select(sync_cursors.c.value)).scalar_one()
+
+    nothing = run_catalog(database_url, served.url)
+    assert materialization_metadata(nothing, "central_catalog")["updated"] == 0
+
+
+def test_products_deleted_at_the_supplier_are_archived_not_dropped(database_url, serp_simulator):
+    served, catalog = serp_simulator(products=120)
+    run_catalog(database_url, served.url, mode="full")
+    gone = catalog.delete(["SERP-0000003", "SERP-0000050"])
+
+    result = run_catalog(database_url, served.url, mode="full")
+    assert materialization_metadata(result, "central_catalog")["archived"] == 2
+    rows = {row["external_product_id"]: row for row in catalog_snapshot(database_url)["products"]}
+    assert len(rows) == 120
+    for key in gone:
+        assert rows[key]["status"] == "Archived" and rows[key]["is_active"] is False
+        assert rows[key]["archived_at"] is not None
+
+
+def test_manual_import_by_ids_imports_those_and_archives_a_404(database_url, serp_simulator):
+    served, catalog = serp_simulator(products=100)
+    run_catalog(database_url, served.url, product_ids=["SERP-0000010", "SERP-0000011"])
+    assert {r["external_product_id"] for r in catalog_snapshot(database_url)["products"]} == {
+        "SERP-0000010", "SERP-0000011"
+    }
+    catalog.delete(["SERP-0000011"])
+    catalog.change_ids(["SERP-0000010"])
+    result = run_catalog(database_url, served.url, product_ids=["SERP-0000010", "SERP-0000011"])
+    central = materialization_metadata(result, "central_catalog")
+    assert (central["updated"], central["archived"]) == (1, 1)
+    with get_engine(database_url).connect() as conn:
+        job = conn.execute(select(import_jobs).order_by(import_jobs.c.created_at.desc())).mappings().first()
+    assert job["mode"] == "ids" and job["product_ids"] == ["SERP-0000010", "SERP-0000011"]
+
+
+def test_rejects_are_kept_with_rule_and_the_reject_rate_check_fails(database_url, serp_simulator):
+    served, _ = serp_simulator(products=100, invalid_rate=0.2)
+    result = run_catalog(database_url, served.url, mode="full")
+    assert result.success  # bad records never take the good ones down
+    validated = materialization_metadata(result, "validated_products")
+    assert validated["rejected"] == 20 and validated["valid"] == 80  # 4 of the 20 reuse an id
+    with get_engine(database_url).connect() as conn:
+        rejects = conn.execute(select(import_rejects)).mappings().all()
+    rules = {r["rule"] for r in rejects}
+    assert {"name_required", "price_amount", "price_currency", "status_enum", "duplicate_id"} <= rules
+    assert all(r["external_id"] and r["message"] for r in rejects)
+    check = _check_results(result)["validated_products_reject_rate"]
+    assert check.passed is False
+    assert len(catalog_snapshot(database_url)["products"]) == 80
+
+
+def test_import_survives_supplier_faults(database_url, serp_simulator):
+    served, catalog = serp_simulator(products=300, error_rate=0.15, rate_limit_rate=0.1, truncate_rate=0.1,
+                                     fault_seed=3)
+    result = run_catalog(database_url, served.url, mode="full")
+    assert materialization_metadata(result, "serp_products")["fetched"] == 300
+    assert {r["external_product_id"] for r in catalog_snapshot(database_url)["products"]} == {
+        catalog.product(i)["id"] for i in range(300)
+    }
+    faults = httpx.get(f"{served.url}/_sim/stats").json()["faults_injected"]
+    assert faults.get("error") and faults.get("rate_limit") and faults.get("truncate"), faults
