@@ -15,7 +15,7 @@ from tests.conftest import SERP_KEY
 def catalog_resources(database_url: str, serp_url: str, enricher: EnricherResource | None = None) -> dict:
     return {
         "catalog_db": CatalogDatabase(database_url=database_url),
-        "serp": SerpSupplierResource(base_url=serp_url, api_key=SERP_KEY, page_size=50, backoff_seconds=0.01,
+        "serp": SerpSupplierResource(base_url=serp_url, api_key=SERP_KEY, page_size=50, backoff_seconds=0.01, concurrency=1,
                                      requests_per_second=0),
         "enricher": enricher or EnricherResource(),
     }

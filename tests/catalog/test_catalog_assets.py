@@ -118,8 +118,8 @@ def test_rejects_are_kept_with_rule_and_the_reject_rate_check_fails(database_url
 
 
 def test_import_survives_supplier_faults(database_url, serp_simulator):
-    served, catalog = serp_simulator(products=300, error_rate=0.15, rate_limit_rate=0.1, truncate_rate=0.1,
-                                     fault_seed=3)
+    served, catalog = serp_simulator(products=300, error_rate=0.2, rate_limit_rate=0.15, truncate_rate=0.15,
+                                     retry_after_seconds=0, fault_seed=5)
     result = run_catalog(database_url, served.url, mode="full")
     assert materialization_metadata(result, "serp_products")["fetched"] == 300
     assert {r["external_product_id"] for r in catalog_snapshot(database_url)["products"]} == {
