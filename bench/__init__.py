@@ -1,0 +1,1 @@
+"""Benchmarks, run on purpose (`hub bench ...`), never in the test suite."""

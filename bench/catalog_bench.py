@@ -1,0 +1,197 @@
+"""Catalog throughput: SERP simulator over HTTP -> four assets -> PostgreSQL.
+
+  hub bench catalog --products 100000 --baseline-products 10000
+
+Reports products/s end to end and per stage, peak memory (RSS), the time of a
+rerun with nothing changed, and the seed's way (seeds/000 ImportProductsJob: one
+save and commit per product, 500 ms between pages of 100) on a smaller count.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from contextlib import closing
+from datetime import datetime, timezone
+from pathlib import Path
+
+import httpx
+from dagster import DagsterInstance, materialize
+from sqlalchemy import create_engine, select
+
+from commerce_core.catalog.enrichment import OfflineEnricher, enrichable_text
+from commerce_core.catalog.models import product_uuid
+from commerce_core.catalog.serp_mapping import map_serp_record, validate_serp_record
+from commerce_core.db.engine import get_engine
+from commerce_core.db.migrate import upgrade
+from commerce_core.db.schema import product_images, product_prices, product_translations, products
+from hub_assets.catalog import CATALOG_ASSETS
+from resources import CatalogDatabase, EnricherResource, SerpSupplierResource
+
+RESULTS_DIR = Path(__file__).with_name("results")
+STAGES = ["serp_products", "validated_products", "enriched_products", "central_catalog"]
+API_KEY = "bench-key"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--products", type=int, default=100_000)
+    parser.add_argument("--baseline-products", type=int, default=10_000,
+                        help="products for the seed-style baseline (0 skips it)")
+    parser.add_argument("--postgres-url", default="postgresql+psycopg2://postgres@127.0.0.1:5432/test",
+                        help="server to benchmark on; a fresh schema is created and dropped")
+    parser.add_argument("--keep-schema", action="store_true")
+
+
+def _free_port() -> int:
+    with closing(socket.socket()) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _start_simulator(products: int) -> tuple[subprocess.Popen, str]:
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "simulators.serp_supplier", "--port", str(port), "--products", str(products),
+         "--api-key", API_KEY, "--seed", "2026"],
+        stdout=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            httpx.get(f"{url}/_sim/stats", timeout=1)
+            return process, url
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError("SERP simulator did not start")
+
+
+def _run_pipeline(database_url: str, serp_url: str, instance: DagsterInstance) -> dict:
+    started = time.perf_counter()
+    result = materialize(
+        CATALOG_ASSETS,
+        resources={
+            "catalog_db": CatalogDatabase(database_url=database_url, apply_migrations=False),
+            "serp": SerpSupplierResource(base_url=serp_url, api_key=API_KEY, requests_per_second=0),
+            "enricher": EnricherResource(),
+        },
+        run_config={"ops": {"serp_products": {"config": {"mode": "full"}}}},
+        instance=instance,
+    )
+    wall = time.perf_counter() - started
+    stages = {}
+    for event in result.get_asset_materialization_events():
+        metadata = event.materialization.metadata
+        stages[event.asset_key.path[-1]] = {
+            "seconds": metadata["duration_seconds"].value,
+            "rows": metadata["dagster/row_count"].value,
+        }
+    return {"wall_seconds": round(wall, 3), "stages": stages}
+
+
+def _seed_style_import(database_url: str, serp_url: str, count: int) -> dict:
+    """seeds/000 ImportProductsJob, faithfully slow: pages of 100, 500 ms apart, one commit per product."""
+    engine = get_engine(database_url)
+    enricher = OfflineEnricher()
+    client = httpx.Client(base_url=serp_url, headers={"X-Api-Key": API_KEY})
+    saved, page = 0, 1
+    started = time.perf_counter()
+    while saved < count:
+        body = client.get("/v1/products", params={"page": page, "pageSize": 100}).json()
+        for record in body["products"]:
+            if saved >= count:
+                break
+            if validate_serp_record(record):
+                continue
+            product = {**map_serp_record(record), **enricher.enrich(enrichable_text(map_serp_record(record)))}
+            product_id = product_uuid("SERP-BASELINE", product["externalId"])
+            now = datetime.now(timezone.utc)
+            with engine.begin() as conn:  # SaveChangesAsync per product
+                existing = conn.execute(select(products.c.id).where(products.c.id == product_id)).scalar()
+                values = dict(
+                    supplier_id="SERP-BASELINE", external_product_id=product["externalId"], name=product["name"],
+                    description=product["description"], enriched_description=product["enrichedDescription"],
+                    language=product["language"], product_type=product["productType"],
+                    category=product["category"], available_seats=product["availableSeats"],
+                    status=product["status"], is_active=product["isActive"], tags=product["tags"],
+                    missing_languages=product["missingLanguages"], content_hash="-", updated_at=now,
+                )
+                if existing is None:
+                    conn.execute(products.insert().values(id=product_id, created_at=now, **values))
+                else:
+                    conn.execute(products.update().where(products.c.id == product_id).values(**values))
+                for child in (product_translations, product_prices, product_images):
+                    conn.execute(child.delete().where(child.c.product_id == product_id))
+                for language, text in product["catalogTranslations"].items():
+                    conn.execute(product_translations.insert().values(
+                        product_id=product_id, language_code=language, name=text["name"],
+                        description=text["description"], source=text["source"]))
+                for price in product["prices"]:
+                    conn.execute(product_prices.insert().values(
+                        product_id=product_id, amount=price["amount"], currency=price["currency"],
+                        price_type=price["priceType"]))
+                for image in product["images"]:
+                    conn.execute(product_images.insert().values(
+                        product_id=product_id, url=image["url"], is_primary=image["isPrimary"],
+                        sort_order=image["order"]))
+            saved += 1
+        if not body["hasNextPage"]:
+            break
+        page += 1
+        time.sleep(0.5)  # "避免過度請求 SERP API"
+    client.close()
+    seconds = time.perf_counter() - started
+    return {"products": saved, "seconds": round(seconds, 2), "products_per_second": round(saved / seconds, 1)}
+
+
+def run(args: argparse.Namespace) -> int:
+    schema = f"bench_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(args.postgres_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+    database_url = f"{args.postgres_url}?options=-csearch_path%3D{schema}"
+    simulator, serp_url = _start_simulator(max(args.products, args.baseline_products))
+    report: dict = {"products": args.products, "started_at": datetime.now(timezone.utc).isoformat()}
+    try:
+        upgrade(database_url)
+        instance = DagsterInstance.ephemeral()
+        print(f"[bench] first import of {args.products:,} products into PostgreSQL schema {schema} ...", flush=True)
+        first = _run_pipeline(database_url, serp_url, instance)
+        report["first_import"] = first
+        report["end_to_end_products_per_second"] = round(args.products / first["wall_seconds"], 1)
+        print(f"[bench]   {first['wall_seconds']:.2f}s  ({report['end_to_end_products_per_second']:,.0f} products/s)")
+        for stage in STAGES:
+            seconds = first["stages"][stage]["seconds"]
+            print(f"[bench]     {stage:<20} {seconds:7.2f}s  {args.products / seconds:10,.0f} products/s")
+        print("[bench] rerun with nothing changed ...", flush=True)
+        report["unchanged_rerun"] = _run_pipeline(database_url, serp_url, instance)
+        print(f"[bench]   {report['unchanged_rerun']['wall_seconds']:.2f}s")
+        report["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+        print(f"[bench] peak memory (RSS) of the pipeline process: {report['peak_rss_mb']:.0f} MB")
+        if args.baseline_products:
+            print(f"[bench] seed-style baseline on {args.baseline_products:,} products "
+                  "(commit per product, 500 ms between pages of 100) ...", flush=True)
+            baseline = _seed_style_import(database_url, serp_url, args.baseline_products)
+            report["seed_style_baseline"] = baseline
+            report["speedup_vs_seed_style"] = round(
+                report["end_to_end_products_per_second"] / baseline["products_per_second"], 1)
+            print(f"[bench]   {baseline['seconds']:.1f}s ({baseline['products_per_second']:,.0f} products/s); "
+                  f"this pipeline is {report['speedup_vs_seed_style']}x faster")
+    finally:
+        simulator.terminate()
+        simulator.wait(timeout=10)
+        get_engine(database_url).dispose()
+        if not args.keep_schema:
+            with admin.connect() as conn:
+                conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+    RESULTS_DIR.mkdir(exist_ok=True)
+    out = RESULTS_DIR / f"catalog-{datetime.now(timezone.utc):%Y%m%dT%H%M%S}.json"
+    out.write_text(json.dumps(report, indent=2))
+    print(f"[bench] written {out}")
+    return 0

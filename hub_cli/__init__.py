@@ -1,0 +1,1 @@
+"""The `hub` command: what people run (demo, simulators, benchmarks, migrations)."""

@@ -1,0 +1,68 @@
+"""`hub` — one entry point for the commands people run.
+
+  hub demo                 migrate, start the SERP simulator and `dagster dev` (embedded SQLite)
+  hub db upgrade           apply migrations to HUB_DATABASE_URL
+  hub simulate serp ...    run the SERP supplier simulator
+  hub bench catalog ...    the catalog benchmark (bench/catalog_bench.py)
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from hub_cli import demo
+from simulators import serp_supplier
+
+
+def _db_upgrade(args: argparse.Namespace) -> int:
+    from commerce_core.db.migrate import current_revision, upgrade
+    from commerce_core.settings import load_settings
+
+    url = args.database_url or load_settings().database_url
+    upgrade(url)
+    print(f"catalog database at revision {current_revision(url)}")
+    return 0
+
+
+def _bench_catalog(args: argparse.Namespace) -> int:
+    from bench import catalog_bench
+
+    return catalog_bench.run(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hub", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    demo_parser = commands.add_parser("demo", help="run the whole system locally and open the Dagster UI")
+    demo.add_arguments(demo_parser)
+    demo_parser.set_defaults(handler=demo.run)
+
+    db = commands.add_parser("db", help="catalog database").add_subparsers(dest="db_command", required=True)
+    upgrade = db.add_parser("upgrade", help="apply migrations (default: HUB_DATABASE_URL)")
+    upgrade.add_argument("--database-url", help="SQLAlchemy URL; default from HUB_DATABASE_URL")
+    upgrade.set_defaults(handler=_db_upgrade)
+
+    simulate = commands.add_parser("simulate", help="run a simulator of an external system")
+    simulators = simulate.add_subparsers(dest="simulator", required=True)
+    serp = simulators.add_parser("serp", help="SERP supplier API (contracts/serp-supplier.md)")
+    serp_supplier.add_arguments(serp)
+    serp.set_defaults(handler=lambda args: serp_supplier.run(args) or 0)
+
+    bench = commands.add_parser("bench", help="benchmarks").add_subparsers(dest="bench", required=True)
+    catalog = bench.add_parser("catalog", help="SERP -> central catalog throughput")
+    from bench import catalog_bench
+
+    catalog_bench.add_arguments(catalog)
+    catalog.set_defaults(handler=_bench_catalog)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.handler(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
