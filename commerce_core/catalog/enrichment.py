@@ -40,7 +40,7 @@ def clean_description(raw: str) -> str:
     """HTML to plain text: tags out, entities decoded, whitespace fixed, paragraphs kept."""
     text = _BREAKS.sub("\n", raw or "")
     text = html.unescape(_TAGS.sub("", text))
-    lines = (_SPACES.sub(" ", line).strip() for line in text.replace("\r", "\n").split("\n"))
+    lines = (_SPACES.sub(" ", line).strip() for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"))
     return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
 
 
@@ -79,12 +79,20 @@ def text_hash(text: EnrichableText) -> str:
     return stable_hash(text)
 
 
+# Latin keywords match whole words ("rail" is not in "trail"); CJK has no spaces, so substrings.
+_LATIN_KEYWORDS = re.compile(
+    r"\b(" + "|".join(re.escape(k) for k in TAG_KEYWORDS if k.isascii()) + r")\b"
+)
+_CJK_KEYWORDS = [k for k in TAG_KEYWORDS if not k.isascii()]
+
+
 def generate_tags(text: EnrichableText, translations: dict[str, CatalogTranslation]) -> list[str]:
     tags = {text["productType"].lower()}
     if text["category"]:
         tags.add("category:" + re.sub(r"\s+", "-", text["category"].strip().lower()))
     haystack = " ".join([text["name"], text["category"], *(t["name"] for t in translations.values())]).lower()
-    tags.update(tag for keyword, tag in TAG_KEYWORDS.items() if keyword in haystack)
+    tags.update(TAG_KEYWORDS[match] for match in _LATIN_KEYWORDS.findall(haystack))
+    tags.update(TAG_KEYWORDS[keyword] for keyword in _CJK_KEYWORDS if keyword in haystack)
     return sorted(tags)
 
 

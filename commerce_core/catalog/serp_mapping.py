@@ -70,7 +70,7 @@ def validate_serp_record(record: object) -> list[Violation]:
     if category is not None and not isinstance(category, str):
         add(Violation("category_type", "category must be a string"))
     language = record.get("language")
-    if not isinstance(language, str) or not _LANGUAGE.match(language):
+    if not isinstance(language, str) or not _LANGUAGE.fullmatch(language):
         add(Violation("language_code", f"language {language!r} is not a language tag like zh-TW"))
 
     problems.extend(_price_violations(record.get("prices")))
@@ -102,7 +102,7 @@ def _price_violations(prices: object) -> list[Violation]:
         except InvalidOperation:
             problems.append(Violation("price_amount", f"{where}.amount {price.get('amount')!r} is not a decimal"))
         currency = price.get("currency")
-        if not isinstance(currency, str) or not _CURRENCY.match(currency):
+        if not isinstance(currency, str) or not _CURRENCY.fullmatch(currency):
             problems.append(Violation("price_currency", f"{where}.currency {currency!r} is not a 3-letter code"))
         if price.get("priceType") not in PRICE_TYPES:
             problems.append(Violation("price_type", f"{where}.priceType {price.get('priceType')!r} is not one of {', '.join(PRICE_TYPES)}"))
@@ -120,6 +120,9 @@ def _image_violations(images: object) -> list[Violation]:
         url = image.get("url") if isinstance(image, dict) else None
         if not isinstance(url, str) or not url.startswith(("http://", "https://")):
             problems.append(Violation("image_url", f"images[{position}].url {url!r} is not an http(s) URL"))
+        order = image.get("order") if isinstance(image, dict) else None
+        if order is not None and (not isinstance(order, int) or isinstance(order, bool)):
+            problems.append(Violation("image_order", f"images[{position}].order {order!r} is not a whole number"))
     return problems
 
 
@@ -128,7 +131,7 @@ def _translation_violations(translations: object) -> list[Violation]:
         return [Violation("translation_shape", "translations must be an object keyed by language")]
     problems = []
     for language, text in translations.items():
-        if not _LANGUAGE.match(language) or not isinstance(text, dict) or not isinstance(text.get("name"), str):
+        if not _LANGUAGE.fullmatch(language) or not isinstance(text, dict) or not isinstance(text.get("name"), str):
             problems.append(Violation("translation_shape", f"translations[{language!r}] needs a name and a description"))
     return problems
 
@@ -150,7 +153,8 @@ def map_serp_record(record: dict) -> UnifiedProduct:
         for p in record["prices"]
     ]
     images = [
-        {"url": image["url"], "isPrimary": bool(image.get("isPrimary")), "order": int(image.get("order") or position)}
+        {"url": image["url"], "isPrimary": bool(image.get("isPrimary")),
+         "order": position if image.get("order") is None else image["order"]}
         for position, image in enumerate(record.get("images") or [])
     ]
     translations = {

@@ -14,6 +14,8 @@ import orjson
 from sqlalchemy import JSON, Connection, Table, bindparam, insert, text
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from commerce_core.db.types import UtcDateTime
+
 SQLITE_BATCH = 2000
 
 
@@ -97,6 +99,13 @@ def _copy_into(conn: Connection, target: str, table: Table, rows: Sequence[Mappi
     columns = list(rows[0].keys())
     json_positions = [i for i, c in enumerate(columns) if isinstance(table.c[c].type, JSON)]
     nullable = [c for c in columns if table.c[c].nullable]
+    # COPY bypasses UtcDateTime's bind check, so its rule is enforced here.
+    utc_columns = [c for c in columns if isinstance(table.c[c].type, UtcDateTime)]
+    for row in rows:
+        for column in utc_columns:
+            value = row[column]
+            if value is not None and value.tzinfo is None:
+                raise ValueError(f"naive datetime {value!r} for {table.name}.{column}: pass an aware UTC datetime")
     buffer = io.StringIO()
     writer = csv.writer(buffer, quoting=csv.QUOTE_NONNUMERIC, lineterminator="\n")
     for row in rows:

@@ -52,6 +52,7 @@ class CircuitBreaker:
         self._lock = threading.Lock()
         self._consecutive_failures = 0
         self._opened_at: float | None = None
+        self._trial_in_flight = False
 
     @property
     def state(self) -> str:
@@ -65,20 +66,27 @@ class CircuitBreaker:
 
     def before_call(self) -> None:
         with self._lock:
-            if self._state() == "open":
+            state = self._state()
+            if state == "open":
                 remaining = self.reset_seconds - (self._clock() - self._opened_at)
                 raise CircuitOpenError(f"circuit {self.name} is open for another {remaining:.0f}s")
+            if state == "half-open":
+                if self._trial_in_flight:
+                    raise CircuitOpenError(f"circuit {self.name} is half-open: one trial call is under way")
+                self._trial_in_flight = True
 
     def record_success(self) -> None:
         with self._lock:
             self._consecutive_failures = 0
             self._opened_at = None
+            self._trial_in_flight = False
 
     def record_failure(self) -> None:
         with self._lock:
             self._consecutive_failures += 1
             if self._state() == "half-open" or self._consecutive_failures >= self.failure_threshold:
                 self._opened_at = self._clock()
+            self._trial_in_flight = False
 
 
 class RateLimiter:

@@ -50,9 +50,6 @@ def test_clean_description(raw: str | None, clean: str) -> None:
     assert clean_description(raw) == clean
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="BUG enrichment.py:43: '\\r' is replaced by '\\n', so every CRLF line break becomes "
-                   "a blank line (paragraph break)")
 def test_clean_description_crlf_is_one_line_break() -> None:
     assert clean_description("line one\r\nline two") == "line one\nline two"
 
@@ -129,9 +126,6 @@ def test_tags_without_category_have_no_category_tag() -> None:
     assert tags == ["voucher"]
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="BUG enrichment.py:27-36/87: keywords match as raw substrings, so 'trail' is tagged "
-                   "'rail' (also 'training'->rail, 'supermarket'->food)")
 def test_hiking_trail_is_not_tagged_rail() -> None:
     tags = generate_tags(text(name="Mountain Trail Hiking", category="", translations={}), {})
     assert "outdoor" in tags

@@ -108,10 +108,6 @@ def test_breaker_failure_in_half_open_reopens_for_a_full_period(breaker: Circuit
     assert breaker.state == "half-open"
 
 
-@pytest.mark.xfail(strict=True, raises=pytest.fail.Exception,
-                   reason="BUG resilience.py:64-68: the docstring promises 'one trial call after reset_seconds', "
-                   "but half-open lets every caller through until one records a result (all threads of a "
-                   "shared client hit a failing server at once)")
 def test_breaker_half_open_allows_only_one_trial_call(breaker: CircuitBreaker, clock: FakeClock) -> None:
     for _ in range(5):
         breaker.record_failure()

@@ -174,22 +174,15 @@ def test_non_dict_record_is_record_shape(record: object) -> None:
     assert type(record).__name__ in violation.message
 
 
-@pytest.mark.xfail(strict=True, reason="BUG serp_mapping.py:18-19: `$` in _CURRENCY/_LANGUAGE also matches "
-                   "before a trailing newline, so 'USD\\n' / 'zh-TW\\n' pass validation (use \\Z or fullmatch)", raises=AssertionError)
 @pytest.mark.parametrize("record", [with_price(currency="USD\n"), valid_record(language="zh-TW\n")],
                          ids=["currency", "language"])
 def test_trailing_newline_is_not_a_valid_code(record: dict) -> None:
     assert validate_serp_record(record) != []
 
 
-@pytest.mark.xfail(strict=True, reason="BUG serp_mapping.py:115-122/153: image `order` is never validated, so a "
-                   "non-numeric order passes validation and map_serp_record crashes (contract: a reject, never "
-                   "a crash of the batch)", raises=ValueError)
-def test_non_numeric_image_order_is_rejected_or_mapped_without_crash() -> None:
+def test_non_numeric_image_order_is_rejected() -> None:
     record = valid_record(images=[{"url": "https://img.example/1.jpg", "isPrimary": True, "order": "first"}])
-    if validate_serp_record(record):
-        return
-    map_serp_record(record)
+    assert [v.rule for v in validate_serp_record(record)] == ["image_order"]
 
 
 # --- mapping -----------------------------------------------------------------
@@ -241,9 +234,6 @@ def test_mapping_sorts_images_by_order() -> None:
     assert [i["isPrimary"] for i in images] == [True, False, False]
 
 
-@pytest.mark.xfail(strict=True, reason="BUG serp_mapping.py:153: `int(image.get('order') or position)` treats "
-                   "order 0 as missing and replaces it with the list position, so an image with order 0 is "
-                   "not sorted first", raises=AssertionError)
 def test_mapping_keeps_image_order_zero() -> None:
     record = valid_record(images=[
         {"url": "https://img.example/b.jpg", "isPrimary": False, "order": 1},

@@ -1,0 +1,300 @@
+"""Money / UtcDateTime column types and bulk writes, on SQLite and on PostgreSQL (COPY)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+
+import psycopg2
+import pytest
+import sqlalchemy as sa
+from sqlalchemy import Engine, create_engine, select
+
+from commerce_core.db.bulk import insert_rows, save_rows, update_rows, upsert_rows
+from commerce_core.db.engine import get_engine
+from commerce_core.db.schema import metadata, product_prices, products, supplier_records, sync_cursors
+
+PG_SERVER = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
+NOW = datetime(2026, 2, 7, 2, 0, 0, 123456, tzinfo=timezone.utc)
+
+
+@pytest.fixture(scope="module")
+def pg_admin() -> Iterator[Engine]:
+    admin = create_engine(PG_SERVER, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect():
+            pass
+    except sa.exc.OperationalError as error:  # pragma: no cover - environment without PostgreSQL
+        admin.dispose()
+        pytest.skip(f"PostgreSQL not reachable at {PG_SERVER}: {error}")
+    yield admin
+    admin.dispose()
+
+
+@pytest.fixture
+def pg_engine(pg_admin: Engine) -> Iterator[Engine]:
+    schema = f"unit_{uuid.uuid4().hex[:10]}"
+    with pg_admin.connect() as conn:
+        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+    engine = get_engine(f"{PG_SERVER}?options=-csearch_path%3D{schema}")
+    try:
+        metadata.create_all(engine)
+        yield engine
+    finally:
+        engine.dispose()
+        with pg_admin.connect() as conn:
+            conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.fixture
+def sqlite_engine(tmp_path) -> Iterator[Engine]:
+    engine = get_engine(f"sqlite:///{tmp_path / 'catalog.db'}")
+    metadata.create_all(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def engine(request) -> Engine:
+    return request.getfixturevalue(f"{request.param}_engine" if request.param == "sqlite" else "pg_engine")
+
+
+def product_row(external_id: str = "SERP-1", **overrides) -> dict:
+    row = {
+        "id": uuid.uuid4(),
+        "supplier_id": "SERP",
+        "external_product_id": external_id,
+        "name": "Temple Walk",
+        "description": "desc",
+        "enriched_description": None,
+        "language": "zh-TW",
+        "product_type": "Tour",
+        "category": "Day Tours",
+        "available_seats": 5,
+        "status": "Published",
+        "is_active": True,
+        "tags": ["tour", "culture"],
+        "missing_languages": ["ja-JP"],
+        "content_hash": "0" * 32,
+        "source_updated_at": NOW,
+        "created_at": NOW,
+        "updated_at": NOW,
+        "archived_at": None,
+        "created_by": "unit",
+        "updated_by": "unit",
+    }
+    row.update(overrides)
+    return row
+
+
+def record_row(external_id: str, payload: str | None = "{}", payload_hash: str = "h0") -> dict:
+    return {"supplier_id": "SERP", "external_id": external_id, "payload": payload, "payload_hash": payload_hash,
+            "source_updated_at": None, "fetched_at": NOW, "deleted_at": None, "import_job_id": None}
+
+
+def records(conn) -> dict[str, tuple]:
+    rows = conn.execute(select(supplier_records.c.external_id, supplier_records.c.payload,
+                               supplier_records.c.payload_hash)).all()
+    return {r.external_id: (r.payload, r.payload_hash) for r in rows}
+
+
+# --- column types ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("amount", [Decimal("12900.1234"), Decimal("0.5"), Decimal("99999999999999.9999")])
+def test_money_round_trips_exactly_as_decimal(engine: Engine, amount: Decimal) -> None:
+    product = product_row()
+    with engine.begin() as conn:
+        conn.execute(sa.insert(products), [product])
+        conn.execute(sa.insert(product_prices), [{"product_id": product["id"], "amount": amount, "currency": "TWD",
+                                                  "price_type": "Base", "valid_from": None, "valid_to": None}])
+    with engine.connect() as conn:
+        stored = conn.execute(select(product_prices.c.amount)).scalar_one()
+    assert type(stored) is Decimal
+    assert stored == amount
+    assert stored.normalize() == amount.normalize()
+
+
+def test_money_via_bulk_insert_round_trips(engine: Engine) -> None:
+    product = product_row()
+    with engine.begin() as conn:
+        insert_rows(conn, products, [product])
+        insert_rows(conn, product_prices, [
+            {"product_id": product["id"], "amount": Decimal("12900.1234"), "currency": "TWD", "price_type": "Base",
+             "valid_from": NOW, "valid_to": None},
+        ])
+    with engine.connect() as conn:
+        row = conn.execute(select(product_prices)).one()
+    assert type(row.amount) is Decimal and row.amount == Decimal("12900.1234")
+    assert row.product_id == product["id"]
+    assert row.valid_from == NOW and row.valid_to is None
+
+
+def test_utc_datetime_returns_aware_utc(engine: Engine) -> None:
+    taipei = timezone(timedelta(hours=8))
+    local = datetime(2026, 2, 7, 10, 0, 0, tzinfo=taipei)
+    with engine.begin() as conn:
+        conn.execute(sa.insert(sync_cursors), [{"name": "c", "value": "v", "updated_at": local}])
+    with engine.connect() as conn:
+        stored = conn.execute(select(sync_cursors.c.updated_at)).scalar_one()
+    assert stored.tzinfo is not None
+    assert stored.utcoffset() == timedelta(0)
+    assert stored == datetime(2026, 2, 7, 2, 0, 0, tzinfo=timezone.utc)
+
+
+def test_utc_datetime_refuses_naive(engine: Engine) -> None:
+    with engine.begin() as conn:
+        with pytest.raises(sa.exc.StatementError, match="naive datetime"):
+            conn.execute(sa.insert(sync_cursors), [{"name": "c", "value": "v", "updated_at": datetime(2026, 1, 1)}])
+
+
+def test_sqlite_bulk_insert_refuses_naive_datetime(sqlite_engine: Engine) -> None:
+    with sqlite_engine.begin() as conn:
+        with pytest.raises(sa.exc.StatementError, match="naive datetime"):
+            insert_rows(conn, sync_cursors, [{"name": "c", "value": "v", "updated_at": datetime(2026, 1, 1)}])
+
+
+def test_pg_bulk_insert_refuses_naive_datetime(pg_engine: Engine) -> None:
+    with pg_engine.begin() as conn:
+        with pytest.raises((ValueError, sa.exc.StatementError)):
+            insert_rows(conn, sync_cursors, [{"name": "c", "value": "v", "updated_at": datetime(2026, 1, 1)}])
+
+
+# --- bulk writes ------------------------------------------------------------------------
+
+
+def test_insert_rows_empty_is_noop(engine: Engine) -> None:
+    with engine.begin() as conn:
+        assert insert_rows(conn, supplier_records, []) == 0
+        assert upsert_rows(conn, supplier_records, [], keys=("supplier_id", "external_id")) == 0
+        assert records(conn) == {}
+
+
+def test_upsert_inserts_then_updates_non_key_columns(engine: Engine) -> None:
+    keys = ("supplier_id", "external_id")
+    with engine.begin() as conn:
+        assert upsert_rows(conn, supplier_records, [record_row("A", "a1", "ha1"), record_row("B", "b1", "hb1")],
+                           keys=keys) == 2
+    with engine.begin() as conn:
+        assert upsert_rows(conn, supplier_records, [record_row("B", "b2", "hb2"), record_row("C", None, "hc1")],
+                           keys=keys) == 2
+    with engine.connect() as conn:
+        assert records(conn) == {"A": ("a1", "ha1"), "B": ("b2", "hb2"), "C": (None, "hc1")}
+
+
+def test_upsert_twice_in_one_transaction(engine: Engine) -> None:
+    keys = ("supplier_id", "external_id")
+    with engine.begin() as conn:
+        upsert_rows(conn, supplier_records, [record_row("A", "a1", "h1")], keys=keys)
+        upsert_rows(conn, supplier_records, [record_row("A", "a2", "h2"), record_row("B", "b", "h")], keys=keys)
+    with engine.connect() as conn:
+        assert records(conn) == {"A": ("a2", "h2"), "B": ("b", "h")}
+
+
+def test_upsert_respects_update_columns(engine: Engine) -> None:
+    keys = ("supplier_id", "external_id")
+    with engine.begin() as conn:
+        upsert_rows(conn, supplier_records, [record_row("A", "a1", "h1")], keys=keys)
+    with engine.begin() as conn:
+        upsert_rows(conn, supplier_records, [record_row("A", "a2", "h2"), record_row("N", "n", "hn")], keys=keys,
+                    update_columns=["payload"])
+    with engine.connect() as conn:
+        assert records(conn) == {"A": ("a2", "h1"), "N": ("n", "hn")}
+
+
+def test_upsert_rolls_back_with_the_callers_transaction(engine: Engine) -> None:
+    keys = ("supplier_id", "external_id")
+    with pytest.raises(RuntimeError):
+        with engine.begin() as conn:
+            upsert_rows(conn, supplier_records, [record_row("A")], keys=keys)
+            raise RuntimeError("abort")
+    with engine.connect() as conn:
+        assert records(conn) == {}
+
+
+def test_save_rows_inserts_new_and_upserts_existing(engine: Engine) -> None:
+    keys = ("supplier_id", "external_id")
+    with engine.begin() as conn:
+        insert_rows(conn, supplier_records, [record_row("OLD", "old", "h-old")])
+    with engine.begin() as conn:
+        save_rows(conn, supplier_records, [record_row("NEW", "new", "h-new"), record_row("OLD", "old2", "h-old2")],
+                  keys, is_new=[True, False], update_columns=["payload"])
+    with engine.connect() as conn:
+        assert records(conn) == {"NEW": ("new", "h-new"), "OLD": ("old2", "h-old")}
+
+
+def test_save_rows_sends_new_rows_as_plain_inserts(engine: Engine) -> None:
+    keys = ("supplier_id", "external_id")
+    with engine.begin() as conn:
+        insert_rows(conn, supplier_records, [record_row("A", "a1")])
+    with pytest.raises((sa.exc.IntegrityError, psycopg2.IntegrityError)):
+        with engine.begin() as conn:
+            save_rows(conn, supplier_records, [record_row("A", "a2")], keys, is_new=[True])
+    with engine.connect() as conn:
+        assert records(conn) == {"A": ("a1", "h0")}
+
+
+def test_update_rows_matches_on_keys(engine: Engine) -> None:
+    first, second = product_row("P1"), product_row("P2")
+    with engine.begin() as conn:
+        insert_rows(conn, products, [first, second])
+        assert update_rows(conn, products, [{"id": first["id"], "status": "Archived", "is_active": False}],
+                           keys=("id",)) == 1
+    with engine.connect() as conn:
+        rows = {r.external_product_id: (r.status, r.is_active)
+                for r in conn.execute(select(products.c.external_product_id, products.c.status, products.c.is_active))}
+    assert rows == {"P1": ("Archived", False), "P2": ("Published", True)}
+
+
+TRICKY = 'tab\there, new\nline, cr\rx, back\\slash \\N, "double" \'single\', comma;, 中文 \u00e9'
+TRICKY_TAGS = ["a\tb", 'quote"d', "back\\slash", "new\nline", "", "中文", {"nested": [1, None, True]}]
+
+
+def _tricky_product(external_id: str, name: str) -> dict:
+    return product_row(external_id, name=name, description=TRICKY, enriched_description="", category="",
+                       created_by=None, available_seats=None, tags=TRICKY_TAGS, missing_languages=[],
+                       is_active=False)
+
+
+def _assert_tricky(conn, external_id: str, name: str) -> None:
+    row = conn.execute(select(products).where(products.c.external_product_id == external_id)).one()
+    assert row.name == name
+    assert row.description == TRICKY
+    assert row.enriched_description == "", "empty string must stay '' (not NULL) in a nullable column"
+    assert row.category == ""
+    assert row.created_by is None
+    assert row.available_seats is None
+    assert row.archived_at is None
+    assert row.tags == TRICKY_TAGS
+    assert row.missing_languages == []
+    assert row.is_active is False
+    assert row.created_at == NOW and row.created_at.tzinfo is not None
+    if conn.dialect.name == "postgresql":
+        raw = conn.exec_driver_sql(
+            "SELECT enriched_description IS NULL, created_by IS NULL, jsonb_typeof(tags::jsonb) "
+            "FROM products WHERE external_product_id = %(e)s", {"e": external_id}).one()
+        assert tuple(raw) == (False, True, "array")
+
+
+def test_bulk_insert_round_trips_tricky_text_nulls_and_json(engine: Engine) -> None:
+    with engine.begin() as conn:
+        insert_rows(conn, products, [_tricky_product("T1", "12345"), product_row("T2")])
+    with engine.connect() as conn:
+        _assert_tricky(conn, "T1", "12345")
+        assert conn.execute(select(products.c.tags).where(products.c.external_product_id == "T2")).scalar_one() == [
+            "tour", "culture"]
+
+
+def test_upsert_round_trips_tricky_text_nulls_and_json(engine: Engine) -> None:
+    plain = product_row("U1")
+    with engine.begin() as conn:
+        insert_rows(conn, products, [plain])
+    changed = {**_tricky_product("U1", "Renamed"), "id": plain["id"]}
+    with engine.begin() as conn:
+        upsert_rows(conn, products, [changed, _tricky_product("U2", "Second")], keys=("id",))
+    with engine.connect() as conn:
+        _assert_tricky(conn, "U1", "Renamed")
+        _assert_tricky(conn, "U2", "Second")
+        assert conn.execute(select(sa.func.count()).select_from(products)).scalar_one() == 2
