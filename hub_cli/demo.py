@@ -98,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _check_run(env: dict[str, str]) -> int:
     """One full import through Dagster's own CLI on the demo instance: the run command, verified."""
-    command = [sys.executable, "-m", "dagster", "job", "execute", "-w", str(REPO / "workspace.yaml"),
+    command = [sys.executable, "-m", "dagster", "job", "execute", "-m", "definitions", "-d", str(REPO),
                "-j", "serp_full_import"]
     print(f"[hub] {' '.join(command)}", flush=True)
     return subprocess.run(command, env=env, cwd=REPO).returncode
