@@ -21,7 +21,10 @@ from commerce_core.db.bulk import insert_rows, save_rows, upsert_rows
 from commerce_core.db.schema import import_rejects, supplier_records
 
 DELETED_HASH = "deleted"
-LOOKUP_CHUNK = 500
+# SQLite (3.32+) allows 32,766 bound parameters per statement.
+LOOKUP_CHUNK = 5000
+# Pages are regrouped so a transaction carries thousands of records, not one page.
+STAGING_BATCH = 5000
 
 
 class MassArchiveRefused(RuntimeError):
@@ -71,11 +74,22 @@ def _reject_row(job_id, supplier_id, external_id, rule, message, record, now) ->
     }
 
 
+def _regroup(batches: Iterable[list], size: int) -> Iterable[list]:
+    group: list = []
+    for batch in batches:
+        group.extend(batch)
+        if len(group) >= size:
+            yield group
+            group = []
+    if group:
+        yield group
+
+
 def stage_batches(engine: Engine, supplier_id: str, batches: Iterable[list], job_id: uuid.UUID,
                   progress: Callable[[StagingResult], None] | None = None) -> StagingResult:
-    """Stage each batch of raw records in its own transaction; returns what happened."""
+    """Stage raw records in transactions of about STAGING_BATCH records; returns what happened."""
     result = StagingResult()
-    for records in batches:
+    for records in _regroup(batches, STAGING_BATCH):
         now = utcnow()
         keyed: dict[str, dict] = {}
         rejects = []
