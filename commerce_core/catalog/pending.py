@@ -1,8 +1,9 @@
 """Pending work of a pipeline stage: upstream rows whose hash differs from what the stage built.
 
-Batches come in key order (keyset paging), each small enough to commit on its
-own: memory stays flat for a million products, and a crash keeps what was done.
-Rows a stage leaves pending (a failed enrichment) are not revisited in the same run.
+First the keys alone (a narrow read), then the full rows a batch at a time: the
+wide JSON columns are never sorted, memory stays flat for a million products,
+and each batch commits on its own, so a crash keeps what was done. A row the
+stage leaves pending (a failed enrichment) is not revisited in the same run.
 """
 
 from __future__ import annotations
@@ -13,12 +14,11 @@ from sqlalchemy import Engine, Select
 
 
 def iter_pending(engine: Engine, query: Select, key_column, batch_size: int) -> Iterator[list[dict]]:
-    last_key = None
-    while True:
-        page = query if last_key is None else query.where(key_column > last_key)
+    with engine.connect() as conn:
+        keys = conn.execute(query.with_only_columns(key_column).order_by(key_column)).scalars().all()
+    for start in range(0, len(keys), batch_size):
+        chunk = keys[start : start + batch_size]
         with engine.connect() as conn:
-            rows = conn.execute(page.order_by(key_column).limit(batch_size)).mappings().all()
-        if not rows:
-            return
-        yield [dict(row) for row in rows]
-        last_key = rows[-1][key_column.name]
+            rows = conn.execute(query.where(key_column.in_(chunk)).order_by(key_column)).mappings().all()
+        if rows:
+            yield [dict(row) for row in rows]
