@@ -8,7 +8,7 @@ asset can be rerun alone and a failed run resumes where it stopped.
 
 import time
 from collections.abc import Iterator
-from contextlib import closing
+from contextlib import closing, contextmanager
 from datetime import datetime, timedelta
 from typing import Literal
 
@@ -79,6 +79,20 @@ def _log_progress(context: AssetExecutionContext, stage: str, every_seconds: flo
             context.log.info(f"{stage}: {result}")
 
     return report
+
+
+@contextmanager
+def _run_import_job(context: AssetExecutionContext, engine, stage: str):
+    """The run's import job for a downstream stage; a failure is written on it before it propagates."""
+    with engine.begin() as conn:
+        job_id = import_jobs.job_for_run(conn, supplier_id=SERP_SUPPLIER_ID, run_id=context.run.run_id,
+                                         trigger=run_trigger(context))
+    try:
+        yield job_id
+    except Exception as error:
+        with engine.begin() as conn:
+            import_jobs.finish_job(conn, job_id, error=f"{stage}: {type(error).__name__}: {error}")
+        raise
 
 
 def _records_by_id(client: SerpSupplierClient, product_ids: list[str], missing: list[str]) -> Iterator[list]:
@@ -174,12 +188,10 @@ def serp_products(
 def validated_products(context: AssetExecutionContext, catalog_db: CatalogDatabase) -> MaterializeResult:
     started = time.perf_counter()
     engine = catalog_db.engine
-    with engine.begin() as conn:
-        job_id = import_jobs.job_for_run(conn, supplier_id=SERP_SUPPLIER_ID, run_id=context.run.run_id,
-                                         trigger=run_trigger(context))
     samples: list = []
-    result = validate_pending(engine, SERP_SUPPLIER_ID, job_id, progress=_log_progress(context, "validated"),
-                              samples=samples)
+    with _run_import_job(context, engine, "validated_products") as job_id:
+        result = validate_pending(engine, SERP_SUPPLIER_ID, job_id, progress=_log_progress(context, "validated"),
+                                  samples=samples)
     with engine.begin() as conn:
         job = import_jobs.get_job(conn, job_id)
         rejected = job["rejected_count"] + result.rejected
@@ -238,15 +250,10 @@ def enriched_products(
 ) -> MaterializeResult:
     started = time.perf_counter()
     engine = catalog_db.engine
-    with engine.begin() as conn:
-        job_id = import_jobs.job_for_run(conn, supplier_id=SERP_SUPPLIER_ID, run_id=context.run.run_id,
-                                         trigger=run_trigger(context))
     active = enricher.create_enricher()
-    try:
+    with _run_import_job(context, engine, "enriched_products") as job_id, closing(active):
         result = enrich_pending(engine, SERP_SUPPLIER_ID, job_id, active, concurrency=enricher.concurrency,
                                 progress=_log_progress(context, "enriched"))
-    finally:
-        active.close()
     for failure in result.failures:
         context.log.warning(f"enrichment failed, original kept: {failure}")
     with engine.begin() as conn:
@@ -277,16 +284,9 @@ def enriched_products(
 def central_catalog(context: AssetExecutionContext, catalog_db: CatalogDatabase) -> MaterializeResult:
     started = time.perf_counter()
     engine = catalog_db.engine
-    with engine.begin() as conn:
-        job_id = import_jobs.job_for_run(conn, supplier_id=SERP_SUPPLIER_ID, run_id=context.run.run_id,
-                                         trigger=run_trigger(context))
-    try:
+    with _run_import_job(context, engine, "central_catalog") as job_id:
         result = write_pending(engine, SERP_SUPPLIER_ID, actor=f"dagster:{context.run.run_id[:8]}",
                                progress=_log_progress(context, "written"))
-    except Exception as error:
-        with engine.begin() as conn:
-            import_jobs.finish_job(conn, job_id, error=f"central_catalog: {type(error).__name__}: {error}")
-        raise
     with engine.begin() as conn:
         job = import_jobs.get_job(conn, job_id)
         unchanged = max(0, job["fetched_count"] - job["rejected_count"] - result.inserted - result.updated)

@@ -27,7 +27,7 @@ from commerce_core.db.schema import (
     product_translations,
     products,
 )
-from commerce_core.catalog.models import product_uuid
+from commerce_core.catalog.models import parse_utc, product_uuid
 
 SHORT_DESCRIPTION_LENGTH = 120
 # On a change the original creation stays.
@@ -62,10 +62,6 @@ def pending_changes(supplier_id: str):
     )
 
 
-def _time(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
-
-
 def _product_row(product_id: uuid.UUID, product: dict, digest: str, now: datetime, actor: str) -> dict:
     return {
         "id": product_id,
@@ -83,7 +79,7 @@ def _product_row(product_id: uuid.UUID, product: dict, digest: str, now: datetim
         "tags": product.get("tags") or [],
         "missing_languages": product.get("missingLanguages") or [],
         "content_hash": digest,
-        "source_updated_at": _time(product.get("sourceUpdatedAt")),
+        "source_updated_at": parse_utc(product.get("sourceUpdatedAt")),
         "created_at": now,
         "updated_at": now,
         "archived_at": None,
@@ -101,8 +97,8 @@ def _children(product_id: uuid.UUID, product: dict) -> tuple[list, list, list]:
     ]
     prices = [
         {"product_id": product_id, "amount": Decimal(price["amount"]), "currency": price["currency"],
-         "price_type": price["priceType"], "valid_from": _time(price.get("validFrom")),
-         "valid_to": _time(price.get("validTo"))}
+         "price_type": price["priceType"], "valid_from": parse_utc(price.get("validFrom")),
+         "valid_to": parse_utc(price.get("validTo"))}
         for price in product["prices"]
     ]
     images = [

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from datetime import datetime
 from typing import TypedDict
 
 import orjson
@@ -70,6 +71,17 @@ class EnrichedProduct(UnifiedProduct):
     tags: list[str]
     catalogTranslations: dict[str, CatalogTranslation]
     missingLanguages: list[str]
+
+
+def parse_utc(value: object) -> datetime | None:
+    """An ISO-8601 time with an offset (or Z) as an aware datetime; None for anything else."""
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else None
 
 
 def product_uuid(supplier_id: str, external_id: str) -> uuid.UUID:

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
-from commerce_core.catalog.models import PRICE_TYPES, PRODUCT_STATUSES, PRODUCT_TYPES, UnifiedProduct
+from commerce_core.catalog.models import PRICE_TYPES, PRODUCT_STATUSES, PRODUCT_TYPES, UnifiedProduct, parse_utc
 
 SERP_SUPPLIER_ID = "SERP"
 
@@ -25,16 +24,6 @@ _MAX_NAME_LENGTH = 200
 class Violation:
     rule: str
     message: str
-
-
-def _parse_time(value: object) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo is not None else None
 
 
 def validate_serp_record(record: object) -> list[Violation]:
@@ -81,7 +70,7 @@ def validate_serp_record(record: object) -> list[Violation]:
     if seats is not None and (not isinstance(seats, int) or isinstance(seats, bool) or seats < 0):
         add(Violation("seats_range", f"availableSeats {seats!r} must be a whole number >= 0 or null"))
     for field in ("createdAt", "updatedAt"):
-        if _parse_time(record.get(field)) is None:
+        if parse_utc(record.get(field)) is None:
             add(Violation("timestamp_format", f"{field} {record.get(field)!r} is not an ISO-8601 UTC time"))
     return problems
 
@@ -107,7 +96,7 @@ def _price_violations(prices: object) -> list[Violation]:
         if price.get("priceType") not in PRICE_TYPES:
             problems.append(Violation("price_type", f"{where}.priceType {price.get('priceType')!r} is not one of {', '.join(PRICE_TYPES)}"))
         for bound in ("validFrom", "validTo"):
-            if price.get(bound) is not None and _parse_time(price.get(bound)) is None:
+            if price.get(bound) is not None and parse_utc(price.get(bound)) is None:
                 problems.append(Violation("timestamp_format", f"{where}.{bound} {price.get(bound)!r} is not ISO-8601"))
     return problems
 

@@ -16,7 +16,7 @@ import orjson
 from sqlalchemy import Engine, select
 
 from commerce_core.catalog.import_jobs import utcnow
-from commerce_core.catalog.models import canonical_json, hash_bytes
+from commerce_core.catalog.models import canonical_json, hash_bytes, parse_utc
 from commerce_core.db.bulk import insert_rows, save_rows, upsert_rows
 from commerce_core.db.schema import import_rejects, supplier_records
 
@@ -41,17 +41,6 @@ class StagingResult:
     rejected: int = 0
     max_source_updated_at: datetime | None = None
     seen_ids: set[str] = field(default_factory=set)
-
-
-def _parse_updated_at(record: dict) -> datetime | None:
-    value = record.get("updatedAt")
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else None
 
 
 def _staged_hashes(conn, supplier_id: str, ids: list[str]) -> dict[str, str]:
@@ -112,7 +101,7 @@ def stage_batches(engine: Engine, supplier_id: str, batches: Iterable[list], job
             for external_id, record in keyed.items():
                 payload = canonical_json(record)
                 payload_hash = hash_bytes(payload)
-                updated_at = _parse_updated_at(record)
+                updated_at = parse_utc(record.get("updatedAt"))
                 if updated_at and (result.max_source_updated_at is None or updated_at > result.max_source_updated_at):
                     result.max_source_updated_at = updated_at
                 previous = existing.get(external_id)

@@ -127,3 +127,17 @@ def test_import_survives_supplier_faults(database_url, serp_simulator):
     }
     faults = httpx.get(f"{served.url}/_sim/stats").json()["faults_injected"]
     assert faults.get("error") and faults.get("rate_limit") and faults.get("truncate"), faults
+
+
+def test_an_unreachable_supplier_fails_the_run_and_the_import_job_says_why(database_url, serp_simulator):
+    served, _ = serp_simulator(products=10)
+    url = served.url
+    served.stop()
+    result = run_catalog(database_url, url, mode="full", raise_on_error=False)
+    assert not result.success
+    with get_engine(database_url).connect() as conn:
+        job = conn.execute(select(import_jobs)).mappings().one()
+        assert conn.execute(select(products)).first() is None
+    assert job["status"] == "failed"
+    assert job["error_message"].startswith("serp_products: RetryableError")
+    assert "SERP_API_KEY" not in job["error_message"] and "serp-test-key" not in job["error_message"]
