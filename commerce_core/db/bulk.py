@@ -45,16 +45,19 @@ def upsert_rows(conn: Connection, table: Table, rows: Sequence[Mapping], keys: S
         conn.exec_driver_sql(f"TRUNCATE {staging}")
         _copy_into(conn, staging, table, rows)
         column_list = ", ".join(columns)
-        assignments = ", ".join(f"{c} = EXCLUDED.{c}" for c in updates)
+        action = ("DO UPDATE SET " + ", ".join(f"{c} = EXCLUDED.{c}" for c in updates)) if updates else "DO NOTHING"
         conn.exec_driver_sql(
             f"INSERT INTO {table.name} ({column_list}) SELECT {column_list} FROM {staging} "
-            f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {assignments}"
+            f"ON CONFLICT ({', '.join(keys)}) {action}"
         )
     else:
         statement = sqlite_insert(table)
-        statement = statement.on_conflict_do_update(
-            index_elements=list(keys), set_={c: statement.excluded[c] for c in updates}
-        )
+        if updates:
+            statement = statement.on_conflict_do_update(
+                index_elements=list(keys), set_={c: statement.excluded[c] for c in updates}
+            )
+        else:
+            statement = statement.on_conflict_do_nothing(index_elements=list(keys))
         for start in range(0, len(rows), SQLITE_BATCH):
             conn.execute(statement, list(rows[start : start + SQLITE_BATCH]))
     return len(rows)

@@ -298,3 +298,16 @@ def test_upsert_round_trips_tricky_text_nulls_and_json(engine: Engine) -> None:
         _assert_tricky(conn, "U1", "Renamed")
         _assert_tricky(conn, "U2", "Second")
         assert conn.execute(select(sa.func.count()).select_from(products)).scalar_one() == 2
+
+
+def test_upsert_with_no_update_columns_keeps_existing_rows(engine):
+    from commerce_core.db.bulk import upsert_rows as upsert
+    from commerce_core.db.schema import sync_cursors as cursors
+
+    now = datetime.now(timezone.utc)
+    with engine.begin() as conn:
+        upsert(conn, cursors, [{"name": "a", "value": "1", "updated_at": now}], keys=("name",))
+        upsert(conn, cursors, [{"name": "a", "value": "2", "updated_at": now}, {"name": "b", "value": "3", "updated_at": now}],
+               keys=("name",), update_columns=[])
+    with engine.connect() as conn:
+        assert dict(conn.execute(cursors.select().with_only_columns(cursors.c.name, cursors.c.value)).all()) == {"a": "1", "b": "3"}
