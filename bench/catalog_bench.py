@@ -109,7 +109,8 @@ def _seed_style_import(database_url: str, serp_url: str, count: int) -> dict:
                 break
             if validate_serp_record(record):
                 continue
-            product = {**map_serp_record(record), **enricher.enrich(enrichable_text(map_serp_record(record)))}
+            mapped = map_serp_record(record)
+            product = {**mapped, **enricher.enrich(enrichable_text(mapped))}
             product_id = product_uuid("SERP-BASELINE", product["externalId"])
             now = datetime.now(timezone.utc)
             with engine.begin() as conn:  # SaveChangesAsync per product

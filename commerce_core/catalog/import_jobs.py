@@ -38,14 +38,18 @@ def start_job(conn: Connection, *, supplier_id: str, mode: str, trigger: str, re
     return job_id
 
 
-def job_for_run(conn: Connection, *, supplier_id: str, run_id: str, trigger: str) -> uuid.UUID:
-    """The run's import job; a run that starts below the raw asset records a reprocess job."""
-    existing = conn.execute(
+def find_job_for_run(conn: Connection, *, supplier_id: str, run_id: str) -> uuid.UUID | None:
+    return conn.execute(
         select(import_jobs.c.id)
         .where(import_jobs.c.dagster_run_id == run_id, import_jobs.c.supplier_id == supplier_id)
         .order_by(import_jobs.c.created_at.desc())
         .limit(1)
     ).scalar()
+
+
+def job_for_run(conn: Connection, *, supplier_id: str, run_id: str, trigger: str) -> uuid.UUID:
+    """The run's import job; a run that starts below the raw asset records a reprocess job."""
+    existing = find_job_for_run(conn, supplier_id=supplier_id, run_id=run_id)
     if existing is not None:
         return existing
     return start_job(conn, supplier_id=supplier_id, mode="reprocess", trigger=trigger, run_id=run_id)

@@ -141,3 +141,22 @@ def test_an_unreachable_supplier_fails_the_run_and_the_import_job_says_why(datab
     assert job["status"] == "failed"
     assert job["error_message"].startswith("serp_products: RetryableError")
     assert "SERP_API_KEY" not in job["error_message"] and "serp-test-key" not in job["error_message"]
+
+
+def test_the_reject_rate_check_alone_creates_no_import_job(database_url, serp_simulator):
+    from dagster import AssetSelection, DagsterInstance, materialize
+
+    from hub_assets.catalog import CATALOG_ASSETS, CATALOG_CHECKS, validated_products_reject_rate
+    from tests.catalog.helpers import catalog_resources
+
+    served, _ = serp_simulator(products=10)
+    result = materialize(
+        [*CATALOG_ASSETS, *CATALOG_CHECKS],
+        selection=AssetSelection.checks(validated_products_reject_rate),
+        resources=catalog_resources(database_url, served.url),
+        instance=DagsterInstance.ephemeral(),
+    )
+    [evaluation] = result.get_asset_check_evaluations()
+    assert evaluation.passed
+    with get_engine(database_url).connect() as conn:
+        assert conn.execute(select(import_jobs)).first() is None
