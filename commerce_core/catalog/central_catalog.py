@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from functools import partial
 
 import orjson
 from sqlalchemy import Engine, and_, or_, select
@@ -19,14 +20,16 @@ from sqlalchemy import Engine, and_, or_, select
 from commerce_core.catalog.import_jobs import utcnow
 from commerce_core.catalog.pending import iter_pending
 from commerce_core.catalog.supplier_staging import DELETED_HASH
-from commerce_core.db.bulk import delete_where_in, insert_rows, save_rows, update_rows
+from commerce_core.db.bulk import delete_where_in, insert_rows, refresh_statistics, save_rows, update_rows
 from commerce_core.db.schema import (
     enriched_products,
     product_images,
     product_prices,
     product_translations,
     products,
+    validated_products,
 )
+from commerce_core.db.write_behind import WriteBehind
 from commerce_core.catalog.models import parse_utc, product_uuid
 
 SHORT_DESCRIPTION_LENGTH = 120
@@ -44,12 +47,15 @@ class CatalogWriteResult:
 
 
 def pending_changes(supplier_id: str):
-    enriched = enriched_products
+    enriched, validated = enriched_products, validated_products
     return select(
-        enriched.c.external_id, enriched.c.product, enriched.c.content_hash, enriched.c.outcome,
-        products.c.id.label("existing_id"), products.c.archived_at,
+        enriched.c.external_id, validated.c.product, enriched.c.enrichment, enriched.c.content_hash,
+        enriched.c.outcome, products.c.id.label("existing_id"), products.c.archived_at,
     ).select_from(
-        enriched.outerjoin(
+        enriched.join(
+            validated,
+            and_(validated.c.supplier_id == enriched.c.supplier_id, validated.c.external_id == enriched.c.external_id),
+        ).outerjoin(
             products,
             and_(products.c.supplier_id == enriched.c.supplier_id,
                  products.c.external_product_id == enriched.c.external_id),
@@ -59,6 +65,8 @@ def pending_changes(supplier_id: str):
         or_(products.c.id.is_(None), products.c.content_hash != enriched.c.content_hash),
         # Nothing to archive for a product the catalog never held.
         or_(enriched.c.outcome != "deleted", products.c.id.is_not(None)),
+        # An enrichment waits until it was built from the product validated now.
+        or_(enriched.c.outcome != "enriched", enriched.c.source_hash == validated.c.content_hash),
     )
 
 
@@ -111,43 +119,64 @@ def _children(product_id: uuid.UUID, product: dict) -> tuple[list, list, list]:
 def write_pending(engine: Engine, supplier_id: str, *, actor: str, batch_size: int = 10_000,
                   progress: Callable[[CatalogWriteResult], None] | None = None) -> CatalogWriteResult:
     result = CatalogWriteResult()
-    for batch in iter_pending(engine, pending_changes(supplier_id), enriched_products.c.external_id, batch_size):
-        now = utcnow()
-        upserts, changed_ids, archives = [], [], []
-        translations, prices, images = [], [], []
-        for row in batch:
-            result.processed += 1
-            if row["outcome"] == "deleted":
-                archives.append({"id": row["existing_id"], "status": "Archived", "is_active": False,
+    with WriteBehind() as writer:
+        for batch in iter_pending(engine, pending_changes(supplier_id), enriched_products.c.external_id, batch_size):
+            writer.submit(partial(_write_batch, engine, _catalog_batch(supplier_id, actor, batch, result)))
+            if progress:
+                progress(result)
+    if result.processed:
+        with engine.begin() as conn:
+            refresh_statistics(conn, products, product_translations, product_prices, product_images)
+    return result
+
+
+@dataclass
+class _CatalogBatch:
+    upserts: list[dict] = field(default_factory=list)
+    changed_ids: list[uuid.UUID] = field(default_factory=list)
+    archives: list[dict] = field(default_factory=list)
+    translations: list[dict] = field(default_factory=list)
+    prices: list[dict] = field(default_factory=list)
+    images: list[dict] = field(default_factory=list)
+
+
+def _catalog_batch(supplier_id: str, actor: str, batch: list[dict], result: CatalogWriteResult) -> _CatalogBatch:
+    now = utcnow()
+    out = _CatalogBatch()
+    for row in batch:
+        result.processed += 1
+        if row["outcome"] == "deleted":
+            out.archives.append({"id": row["existing_id"], "status": "Archived", "is_active": False,
                                  "archived_at": now, "updated_at": now, "updated_by": actor,
                                  "content_hash": DELETED_HASH})
-                continue
-            product = orjson.loads(row["product"])
-            product_id = row["existing_id"] or product_uuid(supplier_id, row["external_id"])
-            upserts.append(_product_row(product_id, product, row["content_hash"], now, actor))
-            if row["existing_id"] is None:
-                result.inserted += 1
-            else:
-                result.updated += 1
-                changed_ids.append(product_id)
-            t, p, i = _children(product_id, product)
-            translations += t
-            prices += p
-            images += i
-            if len(result.preview) < 10:
-                result.preview.append(upserts[-1])
-        changed = set(changed_ids)
-        with engine.begin() as conn:
-            update_columns = [c for c in (upserts[0] if upserts else {}) if c not in ("id", *_KEEP_ON_UPDATE)]
-            save_rows(conn, products, upserts, keys=("id",), update_columns=update_columns,
-                      is_new=[row["id"] not in changed for row in upserts])
-            for child in (product_translations, product_prices, product_images):
-                delete_where_in(conn, child, "product_id", changed_ids)
-            insert_rows(conn, product_translations, translations)
-            insert_rows(conn, product_prices, prices)
-            insert_rows(conn, product_images, images)
-            update_rows(conn, products, archives, keys=("id",))
-        result.archived += len(archives)
-        if progress:
-            progress(result)
-    return result
+            continue
+        product = {**orjson.loads(row["product"]), **orjson.loads(row["enrichment"])}
+        product_id = row["existing_id"] or product_uuid(supplier_id, row["external_id"])
+        out.upserts.append(_product_row(product_id, product, row["content_hash"], now, actor))
+        if row["existing_id"] is None:
+            result.inserted += 1
+        else:
+            result.updated += 1
+            out.changed_ids.append(product_id)
+        translations, prices, images = _children(product_id, product)
+        out.translations += translations
+        out.prices += prices
+        out.images += images
+        if len(result.preview) < 10:
+            result.preview.append(out.upserts[-1])
+    result.archived += len(out.archives)
+    return out
+
+
+def _write_batch(engine: Engine, batch: _CatalogBatch) -> None:
+    changed = set(batch.changed_ids)
+    with engine.begin() as conn:
+        update_columns = [c for c in (batch.upserts[0] if batch.upserts else {}) if c not in ("id", *_KEEP_ON_UPDATE)]
+        save_rows(conn, products, batch.upserts, keys=("id",), update_columns=update_columns,
+                  is_new=[row["id"] not in changed for row in batch.upserts])
+        for child in (product_translations, product_prices, product_images):
+            delete_where_in(conn, child, "product_id", batch.changed_ids)
+        insert_rows(conn, product_translations, batch.translations)
+        insert_rows(conn, product_prices, batch.prices)
+        insert_rows(conn, product_images, batch.images)
+        update_rows(conn, products, batch.archives, keys=("id",))

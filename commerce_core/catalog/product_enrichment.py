@@ -1,7 +1,9 @@
 """Enrich validated products (asset enriched_products).
 
-Costly enrichers (the LLM) are cached by the hash of the enrichable text, so a
-price or seat change never pays for a translation again. A product whose
+The stage stores the enrichment only (cleaned description, tags, catalog
+translations, missing languages); the central catalog joins it to the
+validated product. Costly enrichers (the LLM) are cached by the hash of the
+enrichable text, so a price or seat change never pays for a translation again. A product whose
 enrichment fails is kept with its original content and stays pending, so the
 next run tries again.
 """
@@ -12,17 +14,19 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 
 import orjson
 from sqlalchemy import Engine, and_, or_, select
 
 from commerce_core.catalog.enrichment import CATALOG_LANGUAGES, Enricher, Enrichment, enrichable_text, text_hash
 from commerce_core.catalog.import_jobs import utcnow
-from commerce_core.catalog.models import content_hash
+from commerce_core.catalog.models import canonical_json, hash_bytes
 from commerce_core.catalog.pending import iter_pending
 from commerce_core.catalog.supplier_staging import DELETED_HASH
-from commerce_core.db.bulk import save_rows, upsert_rows
+from commerce_core.db.bulk import refresh_statistics, save_rows, upsert_rows
 from commerce_core.db.schema import enriched_products, enrichment_cache, validated_products
+from commerce_core.db.write_behind import WriteBehind
 
 FAILED_SOURCE_HASH = "failed"
 
@@ -70,75 +74,98 @@ def _cached(engine: Engine, enricher: Enricher, hashes: set[str]) -> dict[str, E
     return found
 
 
-def _original(product: dict) -> dict:
-    return {**product, "enrichedDescription": None, "tags": [], "catalogTranslations": {},
-            "missingLanguages": list(CATALOG_LANGUAGES)}
+ORIGINAL: Enrichment = {"enrichedDescription": None, "tags": [], "catalogTranslations": {},
+                        "missingLanguages": list(CATALOG_LANGUAGES)}
+
+
+def enriched_content_hash(product_hash: str, enrichment_json: bytes) -> str:
+    """What the central catalog compares: the validated product and its enrichment together."""
+    return hash_bytes(product_hash.encode() + b":" + enrichment_json)
 
 
 def enrich_pending(engine: Engine, supplier_id: str, job_id: uuid.UUID, enricher: Enricher, *,
                    batch_size: int = 10_000, concurrency: int = 1,
                    progress: Callable[[EnrichmentResult], None] | None = None) -> EnrichmentResult:
+    """Store each pending product's enrichment (not the product again: central_catalog joins the two)."""
     result = EnrichmentResult()
     query = pending_products(supplier_id)
-    pool = ThreadPoolExecutor(max_workers=concurrency) if concurrency > 1 else None
+    # Threads only pay off for an enricher that waits on the network.
+    pool = ThreadPoolExecutor(max_workers=concurrency) if enricher.costly and concurrency > 1 else None
     try:
-        for batch in iter_pending(engine, query, validated_products.c.external_id, batch_size):
-            now = utcnow()
-            live = [(row, orjson.loads(row["product"])) for row in batch if row["outcome"] == "valid"]
-            texts = {row["external_id"]: enrichable_text(product) for row, product in live}
-            hashes = {external_id: text_hash(text) for external_id, text in texts.items()}
-            known = _cached(engine, enricher, set(hashes.values())) if enricher.costly else {}
-            result.cache_hits += sum(1 for digest in hashes.values() if digest in known)
-            to_compute = {digest: texts[external_id] for external_id, digest in hashes.items() if digest not in known}
-
-            def attempt(item):
-                digest, text = item
-                try:
-                    return digest, enricher.enrich(text), None
-                except Exception as error:  # one product's failure must not stop the batch
-                    return digest, None, f"{type(error).__name__}: {error}"
-
-            outcomes = list(pool.map(attempt, to_compute.items()) if pool else map(attempt, to_compute.items()))
-            computed = {digest: enrichment for digest, enrichment, error in outcomes if enrichment is not None}
-            errors = {digest: error for digest, _, error in outcomes if error is not None}
-
-            rows = []
-            base = {"supplier_id": supplier_id, "enriched_at": now, "import_job_id": job_id}
-            for row in batch:
-                result.processed += 1
-                if row["outcome"] == "deleted":
-                    result.deleted += 1
-                    rows.append({**base, "external_id": row["external_id"], "source_hash": row["content_hash"],
-                                 "outcome": "deleted", "product": None, "content_hash": DELETED_HASH})
-            for row, product in live:
-                digest = hashes[row["external_id"]]
-                enrichment = known.get(digest) or computed.get(digest)
-                if enrichment is None:
-                    result.failed += 1
-                    if len(result.failures) < 20:
-                        result.failures.append(f"{row['external_id']}: {errors.get(digest)}")
-                    enriched, outcome, source_hash = _original(product), "original", FAILED_SOURCE_HASH
-                else:
-                    result.enriched += 1
-                    enriched, outcome, source_hash = {**product, **enrichment}, "enriched", row["content_hash"]
-                for language in enriched["missingLanguages"]:
-                    result.missing_languages[language] = result.missing_languages.get(language, 0) + 1
-                rows.append({**base, "external_id": row["external_id"], "source_hash": source_hash,
-                             "outcome": outcome, "product": orjson.dumps(enriched).decode(),
-                             "content_hash": content_hash(enriched)})
-            with engine.begin() as conn:
-                new_ids = {row["external_id"] for row in batch if row["is_new"]}
-                save_rows(conn, enriched_products, rows, keys=("supplier_id", "external_id"),
-                          is_new=[row["external_id"] in new_ids for row in rows])
-                if enricher.costly and computed:
-                    upsert_rows(conn, enrichment_cache, [
-                        {"text_hash": digest, "enricher": enricher.name,
-                         "result": orjson.dumps(enrichment).decode(), "created_at": now}
-                        for digest, enrichment in computed.items()
-                    ], keys=("text_hash", "enricher"))
-            if progress:
-                progress(result)
+        with WriteBehind() as writer:
+            for batch in iter_pending(engine, query, validated_products.c.external_id, batch_size):
+                rows, computed = _enrich_batch(engine, supplier_id, job_id, enricher, batch, pool, result)
+                writer.submit(partial(_write_batch, engine, enricher, batch, rows, computed))
+                if progress:
+                    progress(result)
     finally:
         if pool:
             pool.shutdown()
+    if result.processed:
+        with engine.begin() as conn:
+            refresh_statistics(conn, enriched_products)
     return result
+
+
+def _enrich_batch(engine: Engine, supplier_id: str, job_id: uuid.UUID, enricher: Enricher, batch: list[dict],
+                  pool: ThreadPoolExecutor | None, result: EnrichmentResult) -> tuple[list[dict], dict]:
+    now = utcnow()
+    texts = {row["external_id"]: enrichable_text(orjson.loads(row["product"]))
+             for row in batch if row["outcome"] == "valid"}
+    hashes = {external_id: text_hash(text) for external_id, text in texts.items()}
+    known = _cached(engine, enricher, set(hashes.values())) if enricher.costly else {}
+    result.cache_hits += sum(1 for digest in hashes.values() if digest in known)
+    to_compute = {digest: texts[external_id] for external_id, digest in hashes.items() if digest not in known}
+
+    def attempt(item):
+        digest, text = item
+        try:
+            return digest, enricher.enrich(text), None
+        except Exception as error:  # one product's failure must not stop the batch
+            return digest, None, f"{type(error).__name__}: {error}"
+
+    outcomes = list(pool.map(attempt, to_compute.items()) if pool else map(attempt, to_compute.items()))
+    computed = {digest: enrichment for digest, enrichment, error in outcomes if enrichment is not None}
+    errors = {digest: error for digest, _, error in outcomes if error is not None}
+
+    rows = []
+    base = {"supplier_id": supplier_id, "enriched_at": now, "import_job_id": job_id}
+    for row in batch:
+        result.processed += 1
+        external_id = row["external_id"]
+        if row["outcome"] == "deleted":
+            result.deleted += 1
+            rows.append({**base, "external_id": external_id, "source_hash": row["content_hash"],
+                         "outcome": "deleted", "enrichment": None, "content_hash": DELETED_HASH})
+            continue
+        digest = hashes[external_id]
+        enrichment = known.get(digest) or computed.get(digest)
+        if enrichment is None:
+            result.failed += 1
+            if len(result.failures) < 20:
+                result.failures.append(f"{external_id}: {errors.get(digest)}")
+            enrichment, outcome, source_hash = ORIGINAL, "original", FAILED_SOURCE_HASH
+        else:
+            result.enriched += 1
+            outcome, source_hash = "enriched", row["content_hash"]
+        for language in enrichment["missingLanguages"]:
+            result.missing_languages[language] = result.missing_languages.get(language, 0) + 1
+        enrichment_json = canonical_json(enrichment)
+        rows.append({**base, "external_id": external_id, "source_hash": source_hash, "outcome": outcome,
+                     "enrichment": enrichment_json.decode(),
+                     "content_hash": enriched_content_hash(row["content_hash"], enrichment_json)})
+    return rows, computed
+
+
+def _write_batch(engine: Engine, enricher: Enricher, batch: list[dict], rows: list[dict], computed: dict) -> None:
+    now = utcnow()
+    with engine.begin() as conn:
+        new_ids = {row["external_id"] for row in batch if row["is_new"]}
+        save_rows(conn, enriched_products, rows, keys=("supplier_id", "external_id"),
+                  is_new=[row["external_id"] in new_ids for row in rows])
+        if enricher.costly and computed:
+            upsert_rows(conn, enrichment_cache, [
+                {"text_hash": digest, "enricher": enricher.name,
+                 "result": orjson.dumps(enrichment).decode(), "created_at": now}
+                for digest, enrichment in computed.items()
+            ], keys=("text_hash", "enricher"))

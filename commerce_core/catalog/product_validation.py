@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import orjson
 from sqlalchemy import Engine, and_, or_, select
@@ -14,8 +15,9 @@ from commerce_core.catalog.models import content_hash
 from commerce_core.catalog.pending import iter_pending
 from commerce_core.catalog.serp_mapping import map_serp_record, validate_serp_record
 from commerce_core.catalog.supplier_staging import DELETED_HASH
-from commerce_core.db.bulk import insert_rows, save_rows
+from commerce_core.db.bulk import insert_rows, refresh_statistics, save_rows
 from commerce_core.db.schema import import_rejects, supplier_records, validated_products
+from commerce_core.db.write_behind import WriteBehind
 
 Mapper = Callable[[dict], dict]
 Validator = Callable[[object], list]
@@ -56,39 +58,52 @@ def validate_pending(engine: Engine, supplier_id: str, job_id: uuid.UUID, *, bat
                      samples: list | None = None) -> ValidationResult:
     result = ValidationResult()
     query = pending_records(supplier_id)
-    for batch in iter_pending(engine, query, supplier_records.c.external_id, batch_size):
-        now = utcnow()
-        rows, rejects = [], []
+    with WriteBehind() as writer:
+        for batch in iter_pending(engine, query, supplier_records.c.external_id, batch_size):
+            rows, rejects = _validate_batch(supplier_id, job_id, batch, validate, mapper, result, samples)
+            writer.submit(partial(_write_batch, engine, batch, rows, rejects))
+            if progress:
+                progress(result)
+    if result.processed:
         with engine.begin() as conn:
-            for staged in batch:
-                result.processed += 1
-                row = {"supplier_id": supplier_id, "external_id": staged["external_id"],
-                       "source_hash": staged["payload_hash"], "validated_at": now, "import_job_id": job_id}
-                if staged["payload_hash"] == DELETED_HASH:
-                    result.deleted += 1
-                    rows.append({**row, "outcome": "deleted", "product": None, "content_hash": DELETED_HASH})
-                    continue
-                record = orjson.loads(staged["payload"])
-                violations = validate(record)
-                if violations:
-                    result.rejected += 1
-                    rows.append({**row, "outcome": "rejected", "product": None, "content_hash": "rejected"})
-                    rejects.extend(
-                        {"import_job_id": job_id, "supplier_id": supplier_id, "external_id": staged["external_id"],
-                         "rule": v.rule, "message": v.message, "record": staged["payload"][:20000], "created_at": now}
-                        for v in violations
-                    )
-                    continue
-                product = mapper(record)
-                digest = content_hash(product)
-                result.valid += 1
-                rows.append({**row, "outcome": "valid", "product": orjson.dumps(product).decode(),
-                             "content_hash": digest})
-                if samples is not None and len(samples) < 10:
-                    samples.append(product)
-            save_rows(conn, validated_products, rows, keys=("supplier_id", "external_id"),
-                      is_new=[staged["is_new"] for staged in batch])
-            insert_rows(conn, import_rejects, rejects)
-        if progress:
-            progress(result)
+            refresh_statistics(conn, validated_products)
     return result
+
+
+def _validate_batch(supplier_id: str, job_id: uuid.UUID, batch: list[dict], validate: Validator, mapper: Mapper,
+                    result: ValidationResult, samples: list | None) -> tuple[list[dict], list[dict]]:
+    now = utcnow()
+    rows, rejects = [], []
+    for staged in batch:
+        result.processed += 1
+        row = {"supplier_id": supplier_id, "external_id": staged["external_id"],
+               "source_hash": staged["payload_hash"], "validated_at": now, "import_job_id": job_id}
+        if staged["payload_hash"] == DELETED_HASH:
+            result.deleted += 1
+            rows.append({**row, "outcome": "deleted", "product": None, "content_hash": DELETED_HASH})
+            continue
+        record = orjson.loads(staged["payload"])
+        violations = validate(record)
+        if violations:
+            result.rejected += 1
+            rows.append({**row, "outcome": "rejected", "product": None, "content_hash": "rejected"})
+            rejects.extend(
+                {"import_job_id": job_id, "supplier_id": supplier_id, "external_id": staged["external_id"],
+                 "rule": v.rule, "message": v.message, "record": staged["payload"][:20000], "created_at": now}
+                for v in violations
+            )
+            continue
+        product = mapper(record)
+        result.valid += 1
+        rows.append({**row, "outcome": "valid", "product": orjson.dumps(product).decode(),
+                     "content_hash": content_hash(product)})
+        if samples is not None and len(samples) < 10:
+            samples.append(product)
+    return rows, rejects
+
+
+def _write_batch(engine: Engine, batch: list[dict], rows: list[dict], rejects: list[dict]) -> None:
+    with engine.begin() as conn:
+        save_rows(conn, validated_products, rows, keys=("supplier_id", "external_id"),
+                  is_new=[staged["is_new"] for staged in batch])
+        insert_rows(conn, import_rejects, rejects)

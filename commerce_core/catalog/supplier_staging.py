@@ -11,14 +11,16 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 
 import orjson
 from sqlalchemy import Engine, select
 
 from commerce_core.catalog.import_jobs import utcnow
 from commerce_core.catalog.models import canonical_json, hash_bytes, parse_utc
-from commerce_core.db.bulk import insert_rows, save_rows, upsert_rows
+from commerce_core.db.bulk import insert_rows, refresh_statistics, save_rows, upsert_rows
 from commerce_core.db.schema import import_rejects, supplier_records
+from commerce_core.db.write_behind import WriteBehind
 
 DELETED_HASH = "deleted"
 # SQLite (3.32+) allows 32,766 bound parameters per statement.
@@ -40,7 +42,7 @@ class StagingResult:
     tombstoned: int = 0
     rejected: int = 0
     max_source_updated_at: datetime | None = None
-    seen_ids: set[str] = field(default_factory=set)
+    seen_ids: set[str] = field(default_factory=set, repr=False)
 
 
 def _staged_hashes(conn, supplier_id: str, ids: list[str]) -> dict[str, str]:
@@ -78,52 +80,67 @@ def stage_batches(engine: Engine, supplier_id: str, batches: Iterable[list], job
                   progress: Callable[[StagingResult], None] | None = None) -> StagingResult:
     """Stage raw records in transactions of about STAGING_BATCH records; returns what happened."""
     result = StagingResult()
-    for records in _regroup(batches, STAGING_BATCH):
-        now = utcnow()
-        keyed: dict[str, dict] = {}
-        rejects = []
-        for record in records:
-            result.fetched += 1
-            external_id = record.get("id") if isinstance(record, dict) else None
-            if not isinstance(external_id, str) or not external_id.strip():
-                rejects.append(_reject_row(job_id, supplier_id, None, "id_required",
-                                           "record has no usable id and cannot be imported", record, now))
-            elif external_id in result.seen_ids:
-                rejects.append(_reject_row(job_id, supplier_id, external_id, "duplicate_id",
-                                           f"id {external_id} appeared more than once in one fetch; the first was kept",
-                                           record, now))
-            else:
-                result.seen_ids.add(external_id)
-                keyed[external_id] = record
+    with WriteBehind() as writer:
+        for records in _regroup(batches, STAGING_BATCH):
+            rows, is_new, rejects = _stage_batch(engine, supplier_id, job_id, records, result)
+            writer.submit(partial(_write_batch, engine, rows, is_new, rejects))
+            if progress:
+                progress(result)
+    if result.staged_new or result.staged_changed:
         with engine.begin() as conn:
-            existing = _staged_hashes(conn, supplier_id, list(keyed))
-            rows, is_new = [], []
-            for external_id, record in keyed.items():
-                payload = canonical_json(record)
-                payload_hash = hash_bytes(payload)
-                updated_at = parse_utc(record.get("updatedAt"))
-                if updated_at and (result.max_source_updated_at is None or updated_at > result.max_source_updated_at):
-                    result.max_source_updated_at = updated_at
-                previous = existing.get(external_id)
-                if previous == payload_hash:
-                    result.unchanged += 1
-                    continue
-                is_new.append(previous is None)
-                if previous is None:
-                    result.staged_new += 1
-                else:
-                    result.staged_changed += 1
-                rows.append({
-                    "supplier_id": supplier_id, "external_id": external_id, "payload": payload.decode(),
-                    "payload_hash": payload_hash, "source_updated_at": updated_at, "fetched_at": now,
-                    "deleted_at": None, "import_job_id": job_id,
-                })
-            save_rows(conn, supplier_records, rows, keys=("supplier_id", "external_id"), is_new=is_new)
-            insert_rows(conn, import_rejects, rejects)
-        result.rejected += len(rejects)
-        if progress:
-            progress(result)
+            refresh_statistics(conn, supplier_records)
     return result
+
+
+def _stage_batch(engine: Engine, supplier_id: str, job_id: uuid.UUID, records: list,
+                 result: StagingResult) -> tuple[list[dict], list[bool], list[dict]]:
+    now = utcnow()
+    keyed: dict[str, dict] = {}
+    rejects = []
+    for record in records:
+        result.fetched += 1
+        external_id = record.get("id") if isinstance(record, dict) else None
+        if not isinstance(external_id, str) or not external_id.strip():
+            rejects.append(_reject_row(job_id, supplier_id, None, "id_required",
+                                       "record has no usable id and cannot be imported", record, now))
+        elif external_id in result.seen_ids:
+            rejects.append(_reject_row(job_id, supplier_id, external_id, "duplicate_id",
+                                       f"id {external_id} appeared more than once in one fetch; the first was kept",
+                                       record, now))
+        else:
+            result.seen_ids.add(external_id)
+            keyed[external_id] = record
+    result.rejected += len(rejects)
+    with engine.connect() as conn:
+        existing = _staged_hashes(conn, supplier_id, list(keyed))
+    rows, is_new = [], []
+    for external_id, record in keyed.items():
+        payload = canonical_json(record)
+        payload_hash = hash_bytes(payload)
+        updated_at = parse_utc(record.get("updatedAt"))
+        if updated_at and (result.max_source_updated_at is None or updated_at > result.max_source_updated_at):
+            result.max_source_updated_at = updated_at
+        previous = existing.get(external_id)
+        if previous == payload_hash:
+            result.unchanged += 1
+            continue
+        is_new.append(previous is None)
+        if previous is None:
+            result.staged_new += 1
+        else:
+            result.staged_changed += 1
+        rows.append({
+            "supplier_id": supplier_id, "external_id": external_id, "payload": payload.decode(),
+            "payload_hash": payload_hash, "source_updated_at": updated_at, "fetched_at": now,
+            "deleted_at": None, "import_job_id": job_id,
+        })
+    return rows, is_new, rejects
+
+
+def _write_batch(engine: Engine, rows: list[dict], is_new: list[bool], rejects: list[dict]) -> None:
+    with engine.begin() as conn:
+        save_rows(conn, supplier_records, rows, keys=("supplier_id", "external_id"), is_new=is_new)
+        insert_rows(conn, import_rejects, rejects)
 
 
 def tombstone(engine: Engine, supplier_id: str, external_ids: Iterable[str], job_id: uuid.UUID) -> int:

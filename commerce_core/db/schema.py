@@ -3,7 +3,7 @@
 Pipeline tables, one per asset, each keyed by (supplier_id, external_id):
   supplier_records    -> raw supplier payloads            (asset serp_products)
   validated_products  -> unified model or reject outcome  (asset validated_products)
-  enriched_products   -> cleaned, tagged, translated      (asset enriched_products)
+  enriched_products   -> the enrichment of each product   (asset enriched_products)
   products + children -> the central catalog              (asset central_catalog)
 Each stage stores the hash of the upstream row it was built from; a stage's pending
 work is every upstream row whose hash differs, so a failed run loses nothing and an
@@ -192,7 +192,7 @@ enriched_products = Table(
     Column("external_id", String(128), primary_key=True),
     Column("source_hash", String(32), nullable=False),
     Column("outcome", String(16), nullable=False),  # enriched | original | deleted
-    Column("product", Text),
+    Column("enrichment", Text),  # Enrichment JSON; the product itself stays in validated_products
     Column("content_hash", String(32), nullable=False),
     Column("enriched_at", UtcDateTime, nullable=False),
     Column("import_job_id", Uuid),

@@ -23,16 +23,17 @@ def catalog_resources(database_url: str, serp_url: str, enricher: EnricherResour
 
 def run_catalog(database_url: str, serp_url: str, *, mode: str = "incremental", product_ids: list[str] | None = None,
                 enricher: EnricherResource | None = None, instance: DagsterInstance | None = None,
-                raise_on_error: bool = True):
+                raise_on_error: bool = True, selection: list[str] | None = None):
     config = {"mode": mode}
     if product_ids is not None:
         config["product_ids"] = product_ids
     return materialize(
         [*CATALOG_ASSETS, *CATALOG_CHECKS],
         resources=catalog_resources(database_url, serp_url, enricher),
-        run_config={"ops": {"serp_products": {"config": config}}},
+        run_config={"ops": {"serp_products": {"config": config}}} if not selection or "serp_products" in selection else None,
         instance=instance or DagsterInstance.ephemeral(),
         raise_on_error=raise_on_error,
+        selection=selection,
     )
 
 

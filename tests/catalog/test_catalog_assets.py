@@ -71,6 +71,24 @@ def test_incremental_import_fetches_only_what_changed(database_url, serp_simulat
     assert materialization_metadata(nothing, "central_catalog")["updated"] == 0
 
 
+def test_central_catalog_waits_for_the_enrichment_of_the_current_product(database_url, serp_simulator):
+    served, catalog = serp_simulator(products=60)
+    run_catalog(database_url, served.url, mode="full")
+    changed = catalog.change(3)
+    run_catalog(database_url, served.url, selection=["serp_products", "validated_products", "enriched_products"])
+    catalog.change_ids(changed)  # changed again: the enrichment on file is for the previous version
+    run_catalog(database_url, served.url, selection=["serp_products", "validated_products"])
+
+    early = run_catalog(database_url, served.url, selection=["central_catalog"])
+    assert materialization_metadata(early, "central_catalog")["updated"] == 0
+
+    late = run_catalog(database_url, served.url, selection=["enriched_products", "central_catalog"])
+    assert materialization_metadata(late, "central_catalog")["updated"] == 3
+    names = {row["external_product_id"]: row["name"] for row in catalog_snapshot(database_url)["products"]}
+    for key in changed:
+        assert names[key] == catalog.product(catalog.index_for_id(key))["name"]
+
+
 def test_products_deleted_at_the_supplier_are_archived_not_dropped(database_url, serp_simulator):
     served, catalog = serp_simulator(products=120)
     run_catalog(database_url, served.url, mode="full")

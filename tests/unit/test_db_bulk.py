@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy import Engine, create_engine, select
 
-from commerce_core.db.bulk import insert_rows, save_rows, update_rows, upsert_rows
+from commerce_core.db.bulk import insert_rows, refresh_statistics, save_rows, update_rows, upsert_rows
 from commerce_core.db.engine import get_engine
 from commerce_core.db.schema import metadata, product_prices, products, supplier_records, sync_cursors
 
@@ -311,3 +311,18 @@ def test_upsert_with_no_update_columns_keeps_existing_rows(engine):
                keys=("name",), update_columns=[])
     with engine.connect() as conn:
         assert dict(conn.execute(cursors.select().with_only_columns(cursors.c.name, cursors.c.value)).all()) == {"a": "1", "b": "3"}
+
+
+def test_refresh_statistics_gives_the_planner_the_loaded_row_count(pg_engine: Engine) -> None:
+    rows = [
+        {"supplier_id": "SERP", "external_id": f"S-{n}", "payload": "{}", "payload_hash": "h", "fetched_at": NOW}
+        for n in range(500)
+    ]
+    with pg_engine.begin() as conn:
+        insert_rows(conn, supplier_records, rows)
+    estimate = "SELECT reltuples FROM pg_class WHERE oid = 'supplier_records'::regclass"
+    with pg_engine.begin() as conn:
+        assert conn.exec_driver_sql(estimate).scalar() <= 0  # never analyzed: -1 on PostgreSQL 14+
+        refresh_statistics(conn, supplier_records)
+        assert conn.exec_driver_sql(estimate).scalar() == 500
+
