@@ -12,6 +12,8 @@ from collections.abc import Iterator
 
 from sqlalchemy import Engine, Select
 
+from commerce_core.db.lookup import in_keys
+
 
 def iter_pending(engine: Engine, query: Select, key_column, batch_size: int) -> Iterator[list[dict]]:
     with engine.connect() as conn:
@@ -19,6 +21,6 @@ def iter_pending(engine: Engine, query: Select, key_column, batch_size: int) -> 
     for start in range(0, len(keys), batch_size):
         chunk = keys[start : start + batch_size]
         with engine.connect() as conn:
-            rows = conn.execute(query.where(key_column.in_(chunk)).order_by(key_column)).mappings().all()
+            rows = conn.execute(query.where(in_keys(conn, key_column, chunk)).order_by(key_column)).mappings().all()
         if rows:
             yield [dict(row) for row in rows]

@@ -25,6 +25,7 @@ from commerce_core.catalog.models import canonical_json, hash_bytes
 from commerce_core.catalog.pending import iter_pending
 from commerce_core.catalog.supplier_staging import DELETED_HASH
 from commerce_core.db.bulk import refresh_statistics, save_rows, upsert_rows
+from commerce_core.db.lookup import in_keys
 from commerce_core.db.schema import enriched_products, enrichment_cache, validated_products
 from commerce_core.db.write_behind import WriteBehind
 
@@ -67,7 +68,7 @@ def _cached(engine: Engine, enricher: Enricher, hashes: set[str]) -> dict[str, E
             rows = conn.execute(
                 select(enrichment_cache.c.text_hash, enrichment_cache.c.result).where(
                     enrichment_cache.c.enricher == enricher.name,
-                    enrichment_cache.c.text_hash.in_(keys[start : start + 500]),
+                    in_keys(conn, enrichment_cache.c.text_hash, keys[start : start + 500]),
                 )
             )
             found.update((digest, orjson.loads(result)) for digest, result in rows)

@@ -18,6 +18,7 @@ from sqlalchemy import Engine, select
 
 from commerce_core.catalog.import_jobs import utcnow
 from commerce_core.catalog.models import canonical_json, hash_bytes, parse_utc
+from commerce_core.db.lookup import in_keys
 from commerce_core.db.bulk import insert_rows, refresh_statistics, save_rows, upsert_rows
 from commerce_core.db.schema import import_rejects, supplier_records
 from commerce_core.db.write_behind import WriteBehind
@@ -51,7 +52,7 @@ def _staged_hashes(conn, supplier_id: str, ids: list[str]) -> dict[str, str]:
         rows = conn.execute(
             select(supplier_records.c.external_id, supplier_records.c.payload_hash).where(
                 supplier_records.c.supplier_id == supplier_id,
-                supplier_records.c.external_id.in_(ids[start : start + LOOKUP_CHUNK]),
+                in_keys(conn, supplier_records.c.external_id, ids[start : start + LOOKUP_CHUNK]),
             )
         )
         found.update((external_id, digest) for external_id, digest in rows)
