@@ -7,9 +7,19 @@ import os
 from dagster import Definitions, EnvVar
 
 from hub_assets.catalog import CATALOG_ASSETS, CATALOG_CHECKS
+from hub_assets.regions import REGION_ASSETS
 from jobs.catalog_jobs import CATALOG_JOBS
-from resources import CatalogDatabase, EnricherResource, SerpSupplierResource
+from jobs.region_jobs import REGION_JOBS
+from resources import (
+    CatalogDatabase,
+    EnricherResource,
+    FxRatesResource,
+    NotifierResource,
+    RegionsResource,
+    SerpSupplierResource,
+)
 from schedules.catalog_schedules import CATALOG_SCHEDULES
+from schedules.region_schedules import REGION_SCHEDULES
 
 
 def _secret(name: str) -> EnvVar | None:
@@ -22,13 +32,16 @@ def build_resources() -> dict:
         "catalog_db": CatalogDatabase(),
         "serp": SerpSupplierResource(api_key=_secret("SERP_API_KEY")),
         "enricher": EnricherResource(llm_api_key=_secret("HUB_LLM_API_KEY")),
+        "regions": RegionsResource(),
+        "fx": FxRatesResource(),
+        "notifier": NotifierResource(),
     }
 
 
 defs = Definitions(
-    assets=CATALOG_ASSETS,
+    assets=[*CATALOG_ASSETS, *REGION_ASSETS],
     asset_checks=CATALOG_CHECKS,
-    jobs=CATALOG_JOBS,
-    schedules=CATALOG_SCHEDULES,
+    jobs=[*CATALOG_JOBS, *REGION_JOBS],
+    schedules=[*CATALOG_SCHEDULES, *REGION_SCHEDULES],
     resources=build_resources(),
 )

@@ -31,10 +31,12 @@ from commerce_core.catalog.product_enrichment import enrich_pending
 from commerce_core.catalog.product_validation import validate_pending
 from commerce_core.catalog.serp_mapping import SERP_SUPPLIER_ID
 from commerce_core.catalog.supplier_staging import stage_batches, tombstone, tombstone_missing
+from commerce_core.db.cursors import get_cursor, set_cursor, utcnow
 from commerce_core.db.schema import import_rejects, product_prices, products
 from commerce_core.settings import load_settings
 from commerce_core.suppliers.serp import SerpSupplierClient
 from hub_assets.metadata import markdown_table
+from hub_assets.run_context import progress_logger, run_trigger
 from resources import CatalogDatabase, EnricherResource, SerpSupplierResource
 
 CATALOG_GROUP = "catalog"
@@ -57,27 +59,6 @@ class SerpImportConfig(Config):
         default=0.5, ge=0, le=1,
         description="A full sync refuses to archive more than this share of the catalog at once.",
     )
-
-
-def run_trigger(context: AssetExecutionContext) -> str:
-    tags = context.run.tags
-    if "dagster/schedule_name" in tags:
-        return "schedule"
-    if "dagster/sensor_name" in tags:
-        return "webhook"
-    return "manual"
-
-
-def _log_progress(context: AssetExecutionContext, stage: str, every_seconds: float = 2.0):
-    last = [0.0]
-
-    def report(result) -> None:
-        now = time.monotonic()
-        if now - last[0] >= every_seconds:
-            last[0] = now
-            context.log.info(f"{stage}: {result}")
-
-    return report
 
 
 @contextmanager
@@ -116,7 +97,7 @@ def serp_products(
     context: AssetExecutionContext, config: SerpImportConfig, catalog_db: CatalogDatabase, serp: SerpSupplierResource
 ) -> MaterializeResult:
     started = time.perf_counter()
-    started_at = import_jobs.utcnow()
+    started_at = utcnow()
     engine = catalog_db.engine
     mode = "ids" if config.product_ids else config.mode
     if mode == "ids" and not config.product_ids:
@@ -126,7 +107,7 @@ def serp_products(
             conn, supplier_id=SERP_SUPPLIER_ID, mode=mode, trigger=run_trigger(context),
             requested_by=config.requested_by, product_ids=config.product_ids, run_id=context.run.run_id,
         )
-        since_value = import_jobs.get_cursor(conn, SERP_CURSOR) if mode == "incremental" else None
+        since_value = get_cursor(conn, SERP_CURSOR) if mode == "incremental" else None
     since = datetime.fromisoformat(since_value) if since_value else None
     context.log.info(f"import job {job_id}: mode={mode} since={since_value or '-'}")
     try:
@@ -136,7 +117,7 @@ def serp_products(
                 batches = _records_by_id(client, config.product_ids, missing)
             else:
                 batches = (page.products for page in client.iter_pages(serp.page_size, since, serp.concurrency))
-            staged = stage_batches(engine, SERP_SUPPLIER_ID, batches, job_id, _log_progress(context, "fetched"))
+            staged = stage_batches(engine, SERP_SUPPLIER_ID, batches, job_id, progress_logger(context, "fetched"))
         tombstoned = tombstone(engine, SERP_SUPPLIER_ID, missing, job_id) if missing else 0
         if mode == "full":
             tombstoned += tombstone_missing(engine, SERP_SUPPLIER_ID, staged.seen_ids, job_id,
@@ -148,7 +129,7 @@ def serp_products(
                 new_cursor = min(staged.max_source_updated_at, started_at - CURSOR_OVERLAP)
                 if since is None or new_cursor > since:
                     cursor_value = new_cursor.isoformat()
-                    import_jobs.set_cursor(conn, SERP_CURSOR, cursor_value)
+                    set_cursor(conn, SERP_CURSOR, cursor_value)
             import_jobs.record_counts(conn, job_id, fetched_count=staged.fetched, rejected_count=staged.rejected)
     except Exception as error:
         with engine.begin() as conn:
@@ -184,7 +165,7 @@ def validated_products(context: AssetExecutionContext, catalog_db: CatalogDataba
     engine = catalog_db.engine
     samples: list = []
     with _run_import_job(context, engine, "validated_products") as job_id:
-        result = validate_pending(engine, SERP_SUPPLIER_ID, job_id, progress=_log_progress(context, "validated"),
+        result = validate_pending(engine, SERP_SUPPLIER_ID, job_id, progress=progress_logger(context, "validated"),
                                   samples=samples)
     with engine.begin() as conn:
         job = import_jobs.get_job(conn, job_id)
@@ -249,7 +230,7 @@ def enriched_products(
     active = enricher.create_enricher()
     with _run_import_job(context, engine, "enriched_products") as job_id, closing(active):
         result = enrich_pending(engine, SERP_SUPPLIER_ID, job_id, active, concurrency=enricher.concurrency,
-                                progress=_log_progress(context, "enriched"))
+                                progress=progress_logger(context, "enriched"))
     for failure in result.failures:
         context.log.warning(f"enrichment failed, original kept: {failure}")
     with engine.begin() as conn:
@@ -282,7 +263,7 @@ def central_catalog(context: AssetExecutionContext, catalog_db: CatalogDatabase)
     engine = catalog_db.engine
     with _run_import_job(context, engine, "central_catalog") as job_id:
         result = write_pending(engine, SERP_SUPPLIER_ID, actor=f"dagster:{context.run.run_id[:8]}",
-                               progress=_log_progress(context, "written"))
+                               progress=progress_logger(context, "written"))
     with engine.begin() as conn:
         job = import_jobs.get_job(conn, job_id)
         unchanged = max(0, job["fetched_count"] - job["rejected_count"] - result.inserted - result.updated)

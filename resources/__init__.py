@@ -1,7 +1,11 @@
-"""Dagster resources: configurable clients of the catalog database, suppliers and enrichment."""
+"""Dagster resources: configurable clients of the catalog database, suppliers, regions, enrichment and alerts."""
 
 from resources.catalog_database import CatalogDatabase
 from resources.enrichment import EnricherResource
+from resources.regions import FxRatesResource, NotifierResource, RegionsResource
 from resources.serp_supplier import SerpSupplierResource
 
-__all__ = ["CatalogDatabase", "EnricherResource", "SerpSupplierResource"]
+__all__ = [
+    "CatalogDatabase", "EnricherResource", "FxRatesResource", "NotifierResource", "RegionsResource",
+    "SerpSupplierResource",
+]

@@ -17,9 +17,9 @@ from functools import partial
 import orjson
 from sqlalchemy import Engine, and_, or_, select
 
-from commerce_core.catalog.import_jobs import utcnow
 from commerce_core.catalog.pending import iter_pending
 from commerce_core.catalog.supplier_staging import DELETED_HASH
+from commerce_core.db.cursors import utcnow
 from commerce_core.db.bulk import delete_where_in, insert_rows, refresh_statistics, save_rows, update_rows
 from commerce_core.db.schema import (
     enriched_products,

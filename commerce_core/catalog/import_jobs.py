@@ -1,13 +1,13 @@
-"""Import job rows (seeds/000 ImportJob) and sync cursors: the audit trail of every catalog run."""
+"""Import job rows (seeds/000 ImportJob): the audit trail of every catalog run."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
 
 from sqlalchemy import Connection, select
 
-from commerce_core.db.schema import import_jobs, sync_cursors
+from commerce_core.db.cursors import utcnow
+from commerce_core.db.schema import import_jobs
 
 TRIGGERS = ("schedule", "webhook", "manual")
 MODES = ("full", "incremental", "ids", "reprocess")
@@ -15,10 +15,6 @@ COUNT_FIELDS = (
     "fetched_count", "valid_count", "rejected_count", "enriched_count", "enrichment_failed_count",
     "inserted_count", "updated_count", "unchanged_count", "archived_count",
 )
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def start_job(conn: Connection, *, supplier_id: str, mode: str, trigger: str, requested_by: str | None = None,
@@ -72,15 +68,3 @@ def finish_job(conn: Connection, job_id: uuid.UUID, *, error: str | None = None)
 
 def get_job(conn: Connection, job_id: uuid.UUID) -> dict:
     return dict(conn.execute(select(import_jobs).where(import_jobs.c.id == job_id)).mappings().one())
-
-
-def get_cursor(conn: Connection, name: str) -> str | None:
-    return conn.execute(select(sync_cursors.c.value).where(sync_cursors.c.name == name)).scalar()
-
-
-def set_cursor(conn: Connection, name: str, value: str) -> None:
-    updated = conn.execute(
-        sync_cursors.update().where(sync_cursors.c.name == name).values(value=value, updated_at=utcnow())
-    ).rowcount
-    if not updated:
-        conn.execute(sync_cursors.insert().values(name=name, value=value, updated_at=utcnow()))

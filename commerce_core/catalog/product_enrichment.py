@@ -20,10 +20,10 @@ import orjson
 from sqlalchemy import Engine, and_, or_, select
 
 from commerce_core.catalog.enrichment import CATALOG_LANGUAGES, Enricher, Enrichment, enrichable_text, text_hash
-from commerce_core.catalog.import_jobs import utcnow
 from commerce_core.catalog.models import canonical_json, hash_bytes
 from commerce_core.catalog.pending import iter_pending
 from commerce_core.catalog.supplier_staging import DELETED_HASH
+from commerce_core.db.cursors import utcnow
 from commerce_core.db.bulk import refresh_statistics, save_rows, upsert_rows
 from commerce_core.db.lookup import in_keys
 from commerce_core.db.schema import enriched_products, enrichment_cache, validated_products

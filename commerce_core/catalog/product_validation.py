@@ -10,11 +10,11 @@ from functools import partial
 import orjson
 from sqlalchemy import Engine, and_, or_, select
 
-from commerce_core.catalog.import_jobs import utcnow
 from commerce_core.catalog.models import content_hash
 from commerce_core.catalog.pending import iter_pending
 from commerce_core.catalog.serp_mapping import map_serp_record, validate_serp_record
 from commerce_core.catalog.supplier_staging import DELETED_HASH
+from commerce_core.db.cursors import utcnow
 from commerce_core.db.bulk import insert_rows, refresh_statistics, save_rows
 from commerce_core.db.schema import import_rejects, supplier_records, validated_products
 from commerce_core.db.write_behind import WriteBehind

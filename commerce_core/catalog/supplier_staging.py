@@ -16,9 +16,9 @@ from functools import partial
 import orjson
 from sqlalchemy import Engine, select
 
-from commerce_core.catalog.import_jobs import utcnow
 from commerce_core.catalog.models import canonical_json, hash_bytes, parse_utc
 from commerce_core.db.lookup import in_keys
+from commerce_core.db.cursors import utcnow
 from commerce_core.db.bulk import insert_rows, refresh_statistics, save_rows, upsert_rows
 from commerce_core.db.schema import import_rejects, supplier_records
 from commerce_core.db.write_behind import WriteBehind

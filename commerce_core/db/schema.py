@@ -207,3 +207,56 @@ enrichment_cache = Table(
     Column("result", Text, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
 )
+
+# --- Regional distribution (seeds/000 下游同步, 死信佇列) ---------------------------
+
+region_sync_logs = Table(
+    "region_sync_logs",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("region_code", String(16), nullable=False),
+    Column("dagster_run_id", String(64)),
+    Column("trigger", String(16), nullable=False),  # schedule | sensor | manual | dead_letter_retry
+    Column("status", String(16), nullable=False),  # running | succeeded | partial | failed
+    Column("considered_count", Integer, nullable=False, default=0),
+    Column("sent_count", Integer, nullable=False, default=0),
+    Column("created_count", Integer, nullable=False, default=0),
+    Column("updated_count", Integer, nullable=False, default=0),
+    Column("kept_regional_count", Integer, nullable=False, default=0),
+    Column("failed_count", Integer, nullable=False, default=0),
+    Column("dead_lettered_count", Integer, nullable=False, default=0),
+    Column("untranslated_count", Integer, nullable=False, default=0),
+    Column("error_message", Text),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("completed_at", UtcDateTime),
+    Index(None, "region_code", "started_at"),
+)
+
+# What each region last received of each product: the central content hash it was built from.
+region_deliveries = Table(
+    "region_deliveries",
+    metadata,
+    Column("region_code", String(16), primary_key=True),
+    Column("product_id", Uuid, primary_key=True),
+    Column("content_hash", String(32), nullable=False),
+    Column("outcome", String(16), nullable=False),  # created | updated | kept_regional
+    Column("delivered_at", UtcDateTime, nullable=False),
+)
+
+dead_letters = Table(
+    "dead_letters",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("entity_type", String(32), nullable=False),
+    Column("entity_id", String(64), nullable=False),
+    Column("target_region", String(16), nullable=False),
+    Column("payload", Text),  # what was sent (RegionProductDto JSON), for the operator
+    Column("error_message", Text, nullable=False),
+    Column("http_status", Integer),
+    Column("failed_at", UtcDateTime, nullable=False),
+    Column("retry_count", Integer, nullable=False, default=0),
+    Column("last_retry_at", UtcDateTime),
+    Column("alerted_at", UtcDateTime),  # when the operator was told it ran out of tries
+    UniqueConstraint("entity_type", "entity_id", "target_region"),
+    Index(None, "target_region", "failed_at"),
+)

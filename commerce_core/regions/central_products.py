@@ -1,0 +1,110 @@
+"""The central products a region has to receive, read a chunk at a time.
+
+A product is due for a region when it changed since the region's cursor and
+the region does not hold this version yet (its delivered content hash differs).
+Published, active products are due; so is any later state of a product the
+region already holds (unpublished or archived), so a region never keeps
+selling what the catalog withdrew.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Engine, and_, or_, select, tuple_
+
+from commerce_core.db.lookup import in_keys
+from commerce_core.db.schema import product_images, product_prices, product_translations, products, region_deliveries
+
+
+@dataclass
+class CentralProduct:
+    id: uuid.UUID
+    supplier_id: str
+    external_id: str
+    name: str
+    description: str
+    language: str
+    category: str
+    product_type: str
+    available_seats: int | None
+    status: str
+    is_active: bool
+    archived: bool
+    content_hash: str
+    created_at: datetime
+    updated_at: datetime
+    translations: dict[str, dict]
+    prices: list[dict]
+    images: list[dict]
+
+
+def _due(region_code: str, since: datetime | None, ids: list[uuid.UUID] | None, resend_all: bool):
+    delivered = region_deliveries
+    query = select(
+        products.c.id, products.c.supplier_id, products.c.external_product_id, products.c.name,
+        products.c.description, products.c.enriched_description, products.c.language, products.c.category,
+        products.c.product_type, products.c.available_seats, products.c.status, products.c.is_active,
+        products.c.archived_at, products.c.content_hash, products.c.created_at, products.c.updated_at,
+    ).select_from(
+        products.outerjoin(
+            delivered, and_(delivered.c.region_code == region_code, delivered.c.product_id == products.c.id)
+        )
+    ).where(
+        or_(and_(products.c.is_active, products.c.status == "Published"), delivered.c.product_id.is_not(None))
+    )
+    if not resend_all:
+        query = query.where(or_(delivered.c.product_id.is_(None), delivered.c.content_hash != products.c.content_hash))
+    if since is not None:
+        query = query.where(products.c.updated_at > since)
+    if ids is not None:
+        query = query.where(products.c.id.in_(ids))
+    return query.order_by(products.c.updated_at, products.c.id)
+
+
+def iter_due_products(engine: Engine, region_code: str, *, since: datetime | None = None,
+                      ids: list[uuid.UUID] | None = None, resend_all: bool = False,
+                      chunk_size: int = 2000) -> Iterator[list[CentralProduct]]:
+    """Due products in (updated_at, id) order, `chunk_size` at a time (keyset paging: no OFFSET)."""
+    query = _due(region_code, since, ids, resend_all)
+    after: tuple | None = None
+    while True:
+        page = query if after is None else query.where(tuple_(products.c.updated_at, products.c.id) > after)
+        with engine.connect() as conn:
+            rows = conn.execute(page.limit(chunk_size)).mappings().all()
+            if not rows:
+                return
+            chunk = _with_children(conn, rows)
+        yield chunk
+        after = (rows[-1]["updated_at"], rows[-1]["id"])
+
+
+def _with_children(conn, rows) -> list[CentralProduct]:
+    ids = [row["id"] for row in rows]
+    translations: dict[uuid.UUID, dict] = {product_id: {} for product_id in ids}
+    prices: dict[uuid.UUID, list] = {product_id: [] for product_id in ids}
+    images: dict[uuid.UUID, list] = {product_id: [] for product_id in ids}
+    t, p, i = product_translations.c, product_prices.c, product_images.c
+    for row in conn.execute(select(t.product_id, t.language_code, t.name, t.description)
+                            .where(in_keys(conn, t.product_id, ids))):
+        translations[row.product_id][row.language_code] = {"name": row.name, "description": row.description}
+    for row in conn.execute(select(p.product_id, p.amount, p.currency, p.price_type)
+                            .where(in_keys(conn, p.product_id, ids)).order_by(p.product_id, p.id)):
+        prices[row.product_id].append({"amount": row.amount, "currency": row.currency, "priceType": row.price_type})
+    for row in conn.execute(select(i.product_id, i.url, i.is_primary, i.sort_order)
+                            .where(in_keys(conn, i.product_id, ids)).order_by(i.product_id, i.sort_order)):
+        images[row.product_id].append({"url": row.url, "isPrimary": row.is_primary, "order": row.sort_order})
+    return [
+        CentralProduct(
+            id=row["id"], supplier_id=row["supplier_id"], external_id=row["external_product_id"], name=row["name"],
+            description=row["enriched_description"] or row["description"], language=row["language"],
+            category=row["category"], product_type=row["product_type"], available_seats=row["available_seats"],
+            status=row["status"], is_active=row["is_active"], archived=row["archived_at"] is not None,
+            content_hash=row["content_hash"], created_at=row["created_at"], updated_at=row["updated_at"],
+            translations=translations[row["id"]], prices=prices[row["id"]], images=images[row["id"]],
+        )
+        for row in rows
+    ]
