@@ -12,13 +12,26 @@ def test_catalog_lineage_reads_like_the_business():
     assert upstream["validated_products"] == {"serp_products"}
     assert upstream["enriched_products"] == {"validated_products"}
     assert upstream["central_catalog"] == {"enriched_products"}
+    assert upstream["regional_snapshots"] == {"central_catalog"}
+
+
+GROUPS = {"serp_products": "catalog", "validated_products": "catalog", "enriched_products": "catalog",
+          "central_catalog": "catalog", "regional_snapshots": "regions"}
 
 
 def test_every_asset_has_description_group_and_owner():
-    for spec in defs.resolve_all_asset_specs():
+    specs = list(defs.resolve_all_asset_specs())
+    assert {spec.key.to_user_string() for spec in specs} == set(GROUPS)
+    for spec in specs:
         assert spec.description, spec.key
-        assert spec.group_name == "catalog", spec.key
-        assert spec.owners or spec.kinds, spec.key
+        assert spec.group_name == GROUPS[spec.key.to_user_string()], spec.key
+        assert spec.owners and spec.kinds, spec.key
+
+
+def test_regional_snapshots_are_partitioned_by_enabled_region():
+    graph = defs.resolve_asset_graph()
+    partitions = graph.get(AssetKey("regional_snapshots")).partitions_def
+    assert partitions.get_partition_keys() == ["TW", "US", "JP"]
 
 
 def test_schedules_follow_the_seed_times_in_taipei():
@@ -27,6 +40,10 @@ def test_schedules_follow_the_seed_times_in_taipei():
         "serp_full_sync_daily": ("0 2 * * *", "serp_full_import"),
         "serp_incremental_sync_hourly": ("0 * * * *", "serp_incremental_import"),
         "serp_price_availability_every_15_minutes": ("*/15 * * * *", "serp_incremental_import"),
+        "region_sync_tw": ("*/30 * * * *", "region_sync"),
+        "region_sync_us": ("0 3 * * *", "region_sync"),
+        "region_sync_jp": ("0 4 * * *", "region_sync"),
+        "dead_letter_retry_every_15_minutes": ("*/15 * * * *", "dead_letter_retry"),
     }
     for name, (cron, job) in expected.items():
         assert schedules[name].cron_schedule == cron
@@ -44,3 +61,18 @@ def test_manual_job_takes_product_ids_from_the_launchpad():
     config = job.run_config_schema.config_type.fields["ops"].config_type.fields["serp_products"]
     assert config is not None
     assert job.tags["hub/pipeline"] == "catalog-serp"
+
+
+def test_region_schedules_launch_their_own_partition_once_per_tick():
+    from datetime import datetime, timezone
+
+    from dagster import build_schedule_context
+
+    schedules = {s.name: s for s in defs.schedules}
+    moment = datetime(2026, 3, 1, 19, 0, tzinfo=timezone.utc)
+    for code in ("TW", "US", "JP"):
+        with build_schedule_context(scheduled_execution_time=moment,
+                                    repository_def=defs.get_repository_def()) as context:
+            [request] = schedules[f"region_sync_{code.lower()}"].evaluate_tick(context).run_requests
+        assert request.partition_key == code
+        assert request.run_key == f"{code}:{moment.isoformat()}"
