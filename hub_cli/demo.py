@@ -1,4 +1,8 @@
-"""`hub demo`: the whole system on one machine — migrations, simulators, `dagster dev`."""
+"""`hub demo`: the whole system on one machine — migrations, simulators, `dagster dev`.
+
+Simulators start for the SERP supplier and for every enabled region whose
+REGION_<CODE>_URL is not set (a set URL means a real or separately run site).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ import argparse
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -14,6 +19,7 @@ from pathlib import Path
 import httpx
 
 from commerce_core.db.migrate import upgrade
+from commerce_core.regions.config import RegionConfig, load_regions
 from commerce_core.settings import LOCAL_SERP_API_KEY, load_settings
 
 REPO = Path(__file__).resolve().parent.parent
@@ -24,8 +30,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--serp-port", type=int, default=8101)
     parser.add_argument("--products", type=int, default=2000, help="products the SERP simulator serves")
     parser.add_argument("--invalid-rate", type=float, default=0.01, help="share of invalid supplier records")
+    parser.add_argument("--region-port-base", type=int, default=8111,
+                        help="first port of the region simulators (TW, US, JP in priority order); 0 = free ports")
     parser.add_argument("--check", action="store_true",
-                        help="start everything, run one full import through Dagster, stop (for CI)")
+                        help="start everything, run one full import and every region's sync through Dagster, "
+                        "stop (for CI)")
 
 
 def _wait_for(url: str, what: str, timeout: float = 60.0) -> None:
@@ -37,6 +46,19 @@ def _wait_for(url: str, what: str, timeout: float = 60.0) -> None:
         except httpx.HTTPError:
             time.sleep(0.3)
     raise SystemExit(f"{what} did not come up at {url} within {timeout:.0f}s")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _simulated_regions(args: argparse.Namespace, env: dict[str, str]) -> dict[RegionConfig, int]:
+    """Enabled regions without a configured URL -> the port of their simulator."""
+    regions = [r for r in load_regions(environ=env).enabled() if not env.get(f"REGION_{r.code}_URL")]
+    return {region: (_free_port() if args.region_port_base == 0 else args.region_port_base + offset)
+            for offset, region in enumerate(regions)}
 
 
 def _environment(args: argparse.Namespace) -> dict[str, str]:
@@ -80,9 +102,18 @@ def run(args: argparse.Namespace) -> int:
             sys.executable, "-m", "simulators.serp_supplier", "--port", str(args.serp_port),
             "--products", str(args.products), "--invalid-rate", str(args.invalid_rate),
         ])
+        regions = _simulated_regions(args, env)
+        for region, port in regions.items():
+            env[f"REGION_{region.code}_URL"] = f"http://127.0.0.1:{port}"
+            start(f"{region.code} region simulator", [
+                sys.executable, "-m", "simulators.region_products", "--region", region.code, "--port", str(port),
+                "--languages", ",".join(region.languages), "--currencies", ",".join(region.currencies),
+            ])
         _wait_for(f"http://127.0.0.1:{args.serp_port}/_sim/stats", "SERP simulator")
+        for region, port in regions.items():
+            _wait_for(f"http://127.0.0.1:{port}/_sim/stats", f"{region.code} region simulator")
         if args.check:
-            return _check_run(env)
+            return _check_run(env, [r.code for r in load_regions(environ=env).enabled()])
         start("dagster dev", [
             sys.executable, "-m", "dagster", "dev", "-w", str(REPO / "workspace.yaml"), "-p", str(args.port),
         ])
@@ -96,9 +127,15 @@ def run(args: argparse.Namespace) -> int:
         stop()
 
 
-def _check_run(env: dict[str, str]) -> int:
-    """One full import through Dagster's own CLI on the demo instance: the run command, verified."""
-    command = [sys.executable, "-m", "dagster", "job", "execute", "-m", "definitions", "-d", str(REPO),
-               "-j", "serp_full_import"]
-    print(f"[hub] {' '.join(command)}", flush=True)
-    return subprocess.run(command, env=env, cwd=REPO).returncode
+def _check_run(env: dict[str, str], region_codes: list[str]) -> int:
+    """A full import, then every region's sync, through Dagster's own CLI on the demo instance."""
+    commands = [[sys.executable, "-m", "dagster", "job", "execute", "-m", "definitions", "-d", str(REPO),
+                 "-j", "serp_full_import"]]
+    commands += [[sys.executable, "-m", "dagster", "asset", "materialize", "-m", "definitions", "-d", str(REPO),
+                  "--select", "regional_snapshots", "--partition", code] for code in region_codes]
+    for command in commands:
+        print(f"[hub] {' '.join(command)}", flush=True)
+        returncode = subprocess.run(command, env=env, cwd=REPO).returncode
+        if returncode:
+            return returncode
+    return 0

@@ -1,9 +1,11 @@
 """`hub` — one entry point for the commands people run.
 
-  hub demo                 migrate, start the SERP simulator and `dagster dev` (embedded SQLite)
+  hub demo                 migrate, start the simulators and `dagster dev` (embedded SQLite)
   hub db upgrade           apply migrations to HUB_DATABASE_URL
   hub simulate serp ...    run the SERP supplier simulator
+  hub simulate region ...  run one regional ProductsAPI simulator (--region TW|US|JP)
   hub bench catalog ...    the catalog benchmark (bench/catalog_bench.py)
+  hub bench regions ...    the regional distribution benchmark (bench/regions_bench.py)
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import argparse
 import sys
 
 from hub_cli import demo
-from simulators import serp_supplier
+from simulators import region_products, serp_supplier
 
 
 def _db_upgrade(args: argparse.Namespace) -> int:
@@ -49,6 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
     serp = simulators.add_parser("serp", help="SERP supplier API (contracts/serp-supplier.md)")
     serp_supplier.add_arguments(serp)
     serp.set_defaults(handler=lambda args: serp_supplier.run(args) or 0)
+    region = simulators.add_parser("region", help="a regional ProductsAPI (contracts/region-productsapi.md)")
+    region_products.add_arguments(region)
+    region.set_defaults(handler=lambda args: region_products.run(args) or 0)
 
     bench = commands.add_parser("bench", help="benchmarks").add_subparsers(dest="bench", required=True)
     catalog = bench.add_parser("catalog", help="SERP -> central catalog throughput")

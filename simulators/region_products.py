@@ -10,6 +10,7 @@ region's current copies. Admin routes under /_sim/ inspect and edit the store
 from __future__ import annotations
 
 import argparse
+import os
 import asyncio
 import copy
 import random
@@ -669,10 +670,14 @@ def create_app(
 # -- CLI -----------------------------------------------------------------------
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags for `python -m simulators.region_products` (and a `hub simulate region` command)."""
-    parser.add_argument("--region", required=True, type=str.upper, choices=sorted(REGION_DEFAULTS))
+    parser.add_argument("--region", required=True, type=str.upper,
+                        help=f"region code; {', '.join(REGION_DEFAULTS)} know their languages and currencies")
+    parser.add_argument("--languages", help="comma list, default language first (default: the contract's)")
+    parser.add_argument("--currencies", help="comma list (default: the contract's)")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=None, help="default TW 8111, US 8112, JP 8113")
-    parser.add_argument("--api-key", default=None, help="default region-<code>-local-key")
+    parser.add_argument("--api-key", default=None,
+                        help="default: REGION_<CODE>_API_KEY, else region-<code>-local-key")
     parser.add_argument("--error-rate", type=float, default=0.0, help="share of /api calls answered 500/502/503")
     parser.add_argument("--rate-limit-rate", type=float, default=0.0, help="share answered 429")
     parser.add_argument("--retry-after", type=float, default=1.0, help="Retry-After seconds on 429")
@@ -690,9 +695,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> None:
     """Serve one region in the foreground until Ctrl-C / SIGTERM."""
-    spec = REGION_DEFAULTS[args.region.upper()]
+    known = REGION_DEFAULTS.get(args.region)
+    if known is None and not (args.languages and args.currencies):
+        raise SystemExit(f"region {args.region} is not one of {', '.join(REGION_DEFAULTS)}: "
+                         "give --languages and --currencies")
+    spec = RegionSpec(
+        code=args.region,
+        languages=tuple(args.languages.split(",")) if args.languages else known.languages,
+        currencies=tuple(args.currencies.split(",")) if args.currencies else known.currencies,
+    )
+    if args.port is None and spec.code not in DEFAULT_PORTS:
+        raise SystemExit(f"region {spec.code} has no default port: give --port")
     port = args.port if args.port is not None else DEFAULT_PORTS[spec.code]
-    api_key = args.api_key or f"region-{spec.code.lower()}-local-key"
+    # The key comes from the environment like the hub's own, so it never shows in a process list.
+    api_key = args.api_key or os.environ.get(f"REGION_{spec.code}_API_KEY") or f"region-{spec.code.lower()}-local-key"
     faults = RegionFaults(
         error_rate=args.error_rate,
         rate_limit_rate=args.rate_limit_rate,

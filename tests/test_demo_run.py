@@ -1,4 +1,4 @@
-"""The README's run command, headless: migrations, the SERP simulator and one full import via Dagster's CLI."""
+"""The README's run command, headless: migrations, the simulators, a full import and every region's sync via Dagster's CLI."""
 
 from __future__ import annotations
 
@@ -19,15 +19,16 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def test_demo_check_imports_the_catalog_through_dagster(tmp_path):
+def test_demo_check_imports_the_catalog_and_syncs_every_region_through_dagster(tmp_path):
     secret = "serp-demo-secret-7f3a"
     env = {**os.environ, "HUB_DATA_DIR": str(tmp_path / "hub"), "SERP_API_KEY": secret}
     env.pop("HUB_DATABASE_URL", None)
     env.pop("DAGSTER_HOME", None)
-    env.pop("SERP_BASE_URL", None)
+    for name in ("SERP_BASE_URL", "REGION_TW_URL", "REGION_US_URL", "REGION_JP_URL"):
+        env.pop(name, None)
     completed = subprocess.run(
         [sys.executable, "-m", "hub_cli.main", "demo", "--check", "--products", "150",
-         "--serp-port", str(_free_port())],
+         "--serp-port", str(_free_port()), "--region-port-base", "0"],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
     )
     output = completed.stdout + completed.stderr
@@ -37,5 +38,10 @@ def test_demo_check_imports_the_catalog_through_dagster(tmp_path):
     with closing(sqlite3.connect(tmp_path / "hub" / "catalog.sqlite3")) as db:
         count, = db.execute("select count(*) from products").fetchone()
         job, = db.execute("select status from import_jobs").fetchone()
+        syncs = dict(db.execute("select region_code, status from region_sync_logs").fetchall())
+        delivered = dict(db.execute("select region_code, count(*) from region_deliveries group by region_code"))
+        published, = db.execute("select count(*) from products where is_active and status = 'Published'").fetchone()
     assert count >= 145 and job == "succeeded"
+    assert syncs == {"TW": "succeeded", "US": "succeeded", "JP": "succeeded"}
+    assert delivered == {"TW": published, "US": published, "JP": published}
     assert (tmp_path / "hub" / "dagster_home" / "dagster.yaml").exists()
