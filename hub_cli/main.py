@@ -33,6 +33,12 @@ def _bench_catalog(args: argparse.Namespace) -> int:
     return catalog_bench.run(args)
 
 
+def _bench_regions(args: argparse.Namespace) -> int:
+    from bench import regions_bench
+
+    return regions_bench.run(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hub", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -61,6 +67,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     catalog_bench.add_arguments(catalog)
     catalog.set_defaults(handler=_bench_catalog)
+    regions = bench.add_parser("regions", help="central catalog -> TW, US, JP throughput")
+    from bench import regions_bench
+
+    regions_bench.add_arguments(regions)
+    regions.set_defaults(handler=_bench_regions)
     return parser
 
 

@@ -68,7 +68,8 @@ products = Table(
     Column("created_by", String(128)),
     Column("updated_by", String(128)),
     UniqueConstraint("supplier_id", "external_product_id"),
-    Index(None, "updated_at"),
+    # Keyset paging of changed products (regional sync): WHERE (updated_at, id) > (...) ORDER BY updated_at, id.
+    Index(None, "updated_at", "id"),
 )
 
 product_translations = Table(

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Engine, and_, or_, select, tuple_
+from sqlalchemy import Engine, String, and_, cast, or_, select, tuple_
 
 from commerce_core.db.lookup import in_keys
 from commerce_core.db.schema import product_images, product_prices, product_translations, products, region_deliveries
@@ -45,7 +45,7 @@ class CentralProduct:
 def _due(region_code: str, since: datetime | None, ids: list[uuid.UUID] | None, resend_all: bool):
     delivered = region_deliveries
     query = select(
-        products.c.id, products.c.supplier_id, products.c.external_product_id, products.c.name,
+        products.c.id, cast(products.c.id, String).label("id_text"), products.c.supplier_id, products.c.external_product_id, products.c.name,
         products.c.description, products.c.enriched_description, products.c.language, products.c.category,
         products.c.product_type, products.c.available_seats, products.c.status, products.c.is_active,
         products.c.archived_at, products.c.content_hash, products.c.created_at, products.c.updated_at,
@@ -84,19 +84,24 @@ def iter_due_products(engine: Engine, region_code: str, *, since: datetime | Non
 
 def _with_children(conn, rows) -> list[CentralProduct]:
     ids = [row["id"] for row in rows]
-    translations: dict[uuid.UUID, dict] = {product_id: {} for product_id in ids}
-    prices: dict[uuid.UUID, list] = {product_id: [] for product_id in ids}
-    images: dict[uuid.UUID, list] = {product_id: [] for product_id in ids}
+    # Children are grouped by the id as text: building a UUID object for each of
+    # hundreds of thousands of child rows cost more than the queries themselves.
+    translations: dict[str, dict] = {}
+    prices: dict[str, list] = {}
+    images: dict[str, list] = {}
     t, p, i = product_translations.c, product_prices.c, product_images.c
-    for row in conn.execute(select(t.product_id, t.language_code, t.name, t.description)
-                            .where(in_keys(conn, t.product_id, ids))):
-        translations[row.product_id][row.language_code] = {"name": row.name, "description": row.description}
-    for row in conn.execute(select(p.product_id, p.amount, p.currency, p.price_type)
-                            .where(in_keys(conn, p.product_id, ids)).order_by(p.product_id, p.id)):
-        prices[row.product_id].append({"amount": row.amount, "currency": row.currency, "priceType": row.price_type})
-    for row in conn.execute(select(i.product_id, i.url, i.is_primary, i.sort_order)
-                            .where(in_keys(conn, i.product_id, ids)).order_by(i.product_id, i.sort_order)):
-        images[row.product_id].append({"url": row.url, "isPrimary": row.is_primary, "order": row.sort_order})
+    for key, language, name, description in conn.execute(
+            select(cast(t.product_id, String), t.language_code, t.name, t.description)
+            .where(in_keys(conn, t.product_id, ids))):
+        translations.setdefault(key, {})[language] = {"name": name, "description": description}
+    for key, amount, currency, price_type in conn.execute(
+            select(cast(p.product_id, String), p.amount, p.currency, p.price_type)
+            .where(in_keys(conn, p.product_id, ids)).order_by(p.product_id, p.id)):
+        prices.setdefault(key, []).append({"amount": amount, "currency": currency, "priceType": price_type})
+    for key, url, is_primary, order in conn.execute(
+            select(cast(i.product_id, String), i.url, i.is_primary, i.sort_order)
+            .where(in_keys(conn, i.product_id, ids)).order_by(i.product_id, i.sort_order)):
+        images.setdefault(key, []).append({"url": url, "isPrimary": is_primary, "order": order})
     return [
         CentralProduct(
             id=row["id"], supplier_id=row["supplier_id"], external_id=row["external_product_id"], name=row["name"],
@@ -104,7 +109,8 @@ def _with_children(conn, rows) -> list[CentralProduct]:
             category=row["category"], product_type=row["product_type"], available_seats=row["available_seats"],
             status=row["status"], is_active=row["is_active"], archived=row["archived_at"] is not None,
             content_hash=row["content_hash"], created_at=row["created_at"], updated_at=row["updated_at"],
-            translations=translations[row["id"]], prices=prices[row["id"]], images=images[row["id"]],
+            translations=translations.get(row["id_text"], {}), prices=prices.get(row["id_text"], []),
+            images=images.get(row["id_text"], []),
         )
         for row in rows
     ]

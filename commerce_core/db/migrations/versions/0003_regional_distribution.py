@@ -1,4 +1,4 @@
-"""regional distribution: region sync logs, deliveries, dead-letter queue
+"""regional distribution: region sync logs, deliveries, dead-letter queue; keyset index on products
 
 Revision ID: 0003
 Revises: 0002
@@ -17,6 +17,8 @@ depends_on = None
 
 
 def upgrade() -> None:
+    op.drop_index(op.f('ix_products_updated_at'), table_name='products')
+    op.create_index(op.f('ix_products_updated_at_id'), 'products', ['updated_at', 'id'], unique=False)
     op.create_table('region_sync_logs',
     sa.Column('id', sa.Uuid(), nullable=False),
     sa.Column('region_code', sa.String(length=16), nullable=False),
@@ -72,3 +74,5 @@ def downgrade() -> None:
     op.drop_table('region_deliveries')
     op.drop_index(op.f('ix_region_sync_logs_region_code_started_at'), table_name='region_sync_logs')
     op.drop_table('region_sync_logs')
+    op.drop_index(op.f('ix_products_updated_at_id'), table_name='products')
+    op.create_index(op.f('ix_products_updated_at'), 'products', ['updated_at'], unique=False)
