@@ -16,7 +16,7 @@ from datetime import datetime
 
 from sqlalchemy import Engine, String, and_, cast, or_, select, tuple_
 
-from commerce_core.db.lookup import in_keys
+from commerce_core.db.lookup import in_uuid_texts
 from commerce_core.db.schema import product_images, product_prices, product_translations, products, region_deliveries
 
 
@@ -35,6 +35,7 @@ class CentralProduct:
     is_active: bool
     archived: bool
     content_hash: str
+    first_delivery: bool  # the region never received this product
     created_at: datetime
     updated_at: datetime
     translations: dict[str, dict]
@@ -49,6 +50,7 @@ def _due(region_code: str, since: datetime | None, ids: list[uuid.UUID] | None, 
         products.c.description, products.c.enriched_description, products.c.language, products.c.category,
         products.c.product_type, products.c.available_seats, products.c.status, products.c.is_active,
         products.c.archived_at, products.c.content_hash, products.c.created_at, products.c.updated_at,
+        delivered.c.product_id.is_(None).label("first_delivery"),
     ).select_from(
         products.outerjoin(
             delivered, and_(delivered.c.region_code == region_code, delivered.c.product_id == products.c.id)
@@ -67,7 +69,7 @@ def _due(region_code: str, since: datetime | None, ids: list[uuid.UUID] | None, 
 
 def iter_due_products(engine: Engine, region_code: str, *, since: datetime | None = None,
                       ids: list[uuid.UUID] | None = None, resend_all: bool = False,
-                      chunk_size: int = 2000) -> Iterator[list[CentralProduct]]:
+                      chunk_size: int = 5000) -> Iterator[list[CentralProduct]]:
     """Due products in (updated_at, id) order, `chunk_size` at a time (keyset paging: no OFFSET)."""
     query = _due(region_code, since, ids, resend_all)
     after: tuple | None = None
@@ -83,7 +85,7 @@ def iter_due_products(engine: Engine, region_code: str, *, since: datetime | Non
 
 
 def _with_children(conn, rows) -> list[CentralProduct]:
-    ids = [row["id"] for row in rows]
+    keys = [row["id_text"] for row in rows]
     # Children are grouped by the id as text: building a UUID object for each of
     # hundreds of thousands of child rows cost more than the queries themselves.
     translations: dict[str, dict] = {}
@@ -92,15 +94,15 @@ def _with_children(conn, rows) -> list[CentralProduct]:
     t, p, i = product_translations.c, product_prices.c, product_images.c
     for key, language, name, description in conn.execute(
             select(cast(t.product_id, String), t.language_code, t.name, t.description)
-            .where(in_keys(conn, t.product_id, ids))):
+            .where(in_uuid_texts(conn, t.product_id, keys))).all():
         translations.setdefault(key, {})[language] = {"name": name, "description": description}
     for key, amount, currency, price_type in conn.execute(
             select(cast(p.product_id, String), p.amount, p.currency, p.price_type)
-            .where(in_keys(conn, p.product_id, ids)).order_by(p.product_id, p.id)):
+            .where(in_uuid_texts(conn, p.product_id, keys)).order_by(p.product_id, p.id)).all():
         prices.setdefault(key, []).append({"amount": amount, "currency": currency, "priceType": price_type})
     for key, url, is_primary, order in conn.execute(
             select(cast(i.product_id, String), i.url, i.is_primary, i.sort_order)
-            .where(in_keys(conn, i.product_id, ids)).order_by(i.product_id, i.sort_order)):
+            .where(in_uuid_texts(conn, i.product_id, keys)).order_by(i.product_id, i.sort_order)).all():
         images.setdefault(key, []).append({"url": url, "isPrimary": is_primary, "order": order})
     return [
         CentralProduct(
@@ -108,7 +110,8 @@ def _with_children(conn, rows) -> list[CentralProduct]:
             description=row["enriched_description"] or row["description"], language=row["language"],
             category=row["category"], product_type=row["product_type"], available_seats=row["available_seats"],
             status=row["status"], is_active=row["is_active"], archived=row["archived_at"] is not None,
-            content_hash=row["content_hash"], created_at=row["created_at"], updated_at=row["updated_at"],
+            content_hash=row["content_hash"], first_delivery=bool(row["first_delivery"]),
+            created_at=row["created_at"], updated_at=row["updated_at"],
             translations=translations.get(row["id_text"], {}), prices=prices.get(row["id_text"], []),
             images=images.get(row["id_text"], []),
         )

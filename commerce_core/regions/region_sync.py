@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, insert, update
 
-from commerce_core.db.bulk import upsert_rows
+from commerce_core.db.bulk import save_rows
 from commerce_core.db.cursors import get_cursor, set_cursor, utcnow
 from commerce_core.db.schema import region_deliveries, region_sync_logs
 from commerce_core.regions import dead_letters
@@ -76,14 +76,18 @@ class RegionSyncResult:
         self.errors += [f"{f.product.external_id}: {f.error}" for f in outcome.failed[: max(0, 20 - len(self.errors))]]
 
 
-def _record(conn, region_code: str, outcome: ChunkOutcome, now: datetime) -> None:
+def _record(conn, region_code: str, outcome: ChunkOutcome, now: datetime, *, clear_dead_letters: bool) -> None:
+    """What the region now holds; a delivered product leaves the dead-letter queue."""
+    arrived = [*outcome.delivered, *((product, "kept_regional") for product in outcome.kept_regional)]
     rows = [
         {"region_code": region_code, "product_id": product.id, "content_hash": product.content_hash,
          "outcome": status, "delivered_at": now}
-        for product, status in [*outcome.delivered, *((p, "kept_regional") for p in outcome.kept_regional)]
+        for product, status in arrived
     ]
-    upsert_rows(conn, region_deliveries, rows, keys=("region_code", "product_id"))
-    dead_letters.clear(conn, region_code, [row["product_id"] for row in rows])
+    save_rows(conn, region_deliveries, rows, keys=("region_code", "product_id"),
+              is_new=[product.first_delivery for product, _ in arrived])
+    if clear_dead_letters:
+        dead_letters.clear(conn, region_code, [row["product_id"] for row in rows])
 
 
 def sync_region(engine: Engine, region: RegionConfig, client: RegionProductsClient, fx: FxRates, *,
@@ -99,6 +103,8 @@ def sync_region(engine: Engine, region: RegionConfig, client: RegionProductsClie
             id=result.sync_log_id, region_code=region.code, dagster_run_id=run_id, trigger=trigger,
             status="running", started_at=started))
         cursor = get_cursor(conn, cursor_name(region.code))
+        # Most runs start with nothing dead-lettered: then no delivery needs to be looked up there.
+        open_dead_letters = dead_letters.backlog(conn).get(region.code, 0)
     since = None if resend_all or cursor is None else datetime.fromisoformat(cursor) - CURSOR_OVERLAP
     delivery = RegionDelivery(region, client, fx, concurrency=concurrency, sync_timestamp=iso_utc(started))
     try:
@@ -108,12 +114,13 @@ def sync_region(engine: Engine, region: RegionConfig, client: RegionProductsClie
             outcome = delivery.deliver(chunk)
             now = utcnow()
             with engine.begin() as conn:
-                _record(conn, region.code, outcome, now)
+                _record(conn, region.code, outcome, now, clear_dead_letters=open_dead_letters > 0)
                 dead_letters.record_failures(conn, region.code, outcome.failed, now)
                 reached = max(product.updated_at for product in chunk)
                 stored = get_cursor(conn, cursor_name(region.code))
                 if stored is None or datetime.fromisoformat(stored) < reached:
                     set_cursor(conn, cursor_name(region.code), reached.isoformat())
+            open_dead_letters += len(outcome.failed)
             result.add(outcome)
             result.dead_lettered += len(outcome.failed)
             if progress:
@@ -184,7 +191,7 @@ def retry_dead_letters(engine: Engine, regions: dict[str, RegionConfig],
             delivery.close()
             client.close()
         with engine.begin() as conn:
-            _record(conn, code, outcome, utcnow())
+            _record(conn, code, outcome, utcnow(), clear_dead_letters=True)
         return code, {"errors": {str(f.product.id): f.error for f in outcome.failed},
                       "delivered": {str(p.id) for p, _ in outcome.delivered} | {str(p.id) for p in outcome.kept_regional},
                       "items": region_items}

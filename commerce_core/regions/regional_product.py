@@ -20,7 +20,8 @@ SOURCE_SYSTEM = "GlobalHub"
 
 
 def iso_utc(value: datetime) -> str:
-    return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """ISO-8601 in UTC with Z (`value` is an aware UTC datetime, as the schema returns them)."""
+    return value.isoformat().replace("+00:00", "Z")
 
 
 @dataclass(frozen=True)

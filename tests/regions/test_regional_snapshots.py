@@ -184,3 +184,18 @@ def test_archived_products_reach_the_region_as_archived(database_url, serp_simul
     meta = sync_metadata(sync_region(database_url, sites, "TW"))
     assert meta["updated"] == 1
     assert sites.store("TW").get(product_id)["status"] == "Archived"
+
+
+def test_a_flaky_region_gets_everything_through_retries(database_url, serp_simulator, region_sites):
+    served, _ = serp_simulator(products=120)
+    run_catalog(database_url, served.url, mode="full")
+    published = _published(database_url)
+    sites = region_sites()
+    faults = sites.faults("US")
+    faults.error_rate, faults.rate_limit_rate, faults.retry_after_seconds = 0.2, 0.1, 0.01
+
+    meta = sync_metadata(sync_region(database_url, sites, "US", max_attempts=6, concurrency=2))
+    assert (meta["created"], meta["dead_lettered"]) == (len(published), 0)
+    stats = sites.stats("US")
+    assert stats["faults_injected"]["error"] + stats["faults_injected"]["rate_limit"] > 0
+    assert sites.store("US").receive_counts() == {product_id: 1 for product_id in published}

@@ -33,6 +33,7 @@ def product(**changes) -> CentralProduct:
         id=uuid.UUID(int=7), supplier_id="SERP", external_id="SERP-0000007", name="Taipei food tour",
         description="Night market walk.", language="en-US", category="Food", product_type="Tour",
         available_seats=12, status="Published", is_active=True, archived=False, content_hash="h1",
+        first_delivery=True,
         created_at=T0, updated_at=T0,
         translations={"en-US": {"name": "Taipei food tour", "description": "Night market walk."},
                       "zh-TW": {"name": "台北美食之旅", "description": "夜市散步。"}},
@@ -104,7 +105,7 @@ def test_withdrawn_products_go_out_archived():
 def test_dto_carries_ids_times_and_metadata():
     dto = to_regional_product(product(), region(), FX, "2026-03-01T09:00:00.000000Z").dto
     assert dto["globalHubProductId"] == str(uuid.UUID(int=7))
-    assert dto["updatedAt"] == "2026-03-01T08:00:00.000000Z"
+    assert dto["updatedAt"] == "2026-03-01T08:00:00Z"
     assert dto["metadata"] == {"SourceSystem": "GlobalHub", "OriginalSupplier": "SERP",
                                "SyncedAt": "2026-03-01T09:00:00.000000Z"}
 
