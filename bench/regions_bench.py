@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
+import os
 import subprocess
 import sys
 import time
@@ -28,7 +29,7 @@ import httpx
 from sqlalchemy import create_engine
 
 from bench.catalog_bench import RESULTS_DIR, _free_port
-from commerce_core.db.bulk import insert_rows
+from commerce_core.db.bulk import insert_rows, refresh_statistics
 from commerce_core.db.engine import get_engine
 from commerce_core.db.migrate import upgrade
 from commerce_core.db.schema import product_images, product_prices, product_translations, products
@@ -86,6 +87,8 @@ def _seed_catalog(database_url: str, count: int) -> None:
             insert_rows(conn, product_prices, prices)
             insert_rows(conn, product_images, images)
         print(f"[bench]   central catalog: {min(count, start + 10_000):,} of {count:,} products", flush=True)
+    with engine.begin() as conn:  # as central_catalog does after its bulk load
+        refresh_statistics(conn, products, product_translations, product_prices, product_images)
 
 
 def _start_region(code: str) -> tuple[subprocess.Popen, str]:
@@ -135,6 +138,8 @@ def _sync_partition(database_url: str, regions_file: str, code: str, concurrency
     [event] = result.get_asset_materialization_events()
     metadata = {key: value.value for key, value in event.materialization.metadata.items()
                 if isinstance(value.value, (int, float, str))}
+    t = os.times()
+    metadata["process_cpu_seconds"] = round(t.user + t.system, 2)
     queue.put((code, round(time.perf_counter() - started, 2), metadata))
 
 
@@ -161,6 +166,16 @@ def _seed_style(database_url: str, url: str, code: str, count: int) -> dict:
     return {"products": sent, "seconds": round(seconds, 2), "products_per_second": round(sent / seconds, 1)}
 
 
+def _machine_busy_seconds() -> float:
+    fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def _process_cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def run(args: argparse.Namespace) -> int:
     schema = f"bench_{uuid.uuid4().hex[:10]}"
     admin = create_engine(args.postgres_url, isolation_level="AUTOCOMMIT")
@@ -178,6 +193,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"[bench] syncing TW, US and JP at once (one process per region run) ...", flush=True)
         context = multiprocessing.get_context("spawn")
         queue = context.Queue()
+        simulator_cpu_before = {code: _process_cpu_seconds(process.pid) for code, (process, _) in simulators.items()}
+        busy_before = _machine_busy_seconds()
         started = time.perf_counter()
         workers = [context.Process(target=_sync_partition,
                                    args=(database_url, str(regions_file), code, args.concurrency, queue))
@@ -194,6 +211,9 @@ def run(args: argparse.Namespace) -> int:
         for worker in workers:
             worker.join()
         stats = {code: httpx.get(f"{url}/_sim/stats", timeout=30).json() for code, (_, url) in simulators.items()}
+        busy_after = _machine_busy_seconds()
+        simulator_cpu = {code: round(_process_cpu_seconds(process.pid) - simulator_cpu_before[code], 2)
+                         for code, (process, _) in simulators.items()}
         pushes = sum(s["receives"] for s in stats.values())
         sync_calls = sum(s["calls"]["sync"] for s in stats.values())
         all_calls = sum(sum(s["calls"].values()) for s in stats.values())
@@ -202,10 +222,17 @@ def run(args: argparse.Namespace) -> int:
             wall_seconds=round(wall, 2), product_pushes=pushes,
             product_pushes_per_second=round(pushes / wall, 1), batches_per_second=round(sync_calls / wall, 1),
             http_calls=all_calls, sync_calls=sync_calls, every_product_exactly_once=exactly_once, runs=runs,
+            cpu_seconds={"machine": round(busy_after - busy_before, 1),
+                         "region_runs": round(sum(r["process_cpu_seconds"] for r in runs.values()), 1),
+                         "simulators": round(sum(simulator_cpu.values()), 1)},
         )
         print(f"[bench] all three regions: {wall:.1f}s, {pushes:,} product-pushes "
               f"({pushes / wall:,.0f}/s), {sync_calls / wall:,.0f} batches/s, {all_calls:,} HTTP calls; "
               f"every product exactly once at every region: {exactly_once}", flush=True)
+        cpu = report["cpu_seconds"]
+        print(f"[bench] CPU seconds: machine {cpu['machine']}, region runs {cpu['region_runs']}, "
+              f"simulators {cpu['simulators']}, rest (PostgreSQL, OS) "
+              f"{cpu['machine'] - cpu['region_runs'] - cpu['simulators']:.1f}", flush=True)
         regions_file.unlink()
         if args.baseline_products:
             print(f"[bench] seed-style baseline: {args.baseline_products:,} products to TW, one batch at a time, "

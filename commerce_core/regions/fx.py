@@ -7,6 +7,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 # Decimal places a price is shown with (contract: JPY and TWD 0, USD 2).
 MINOR_UNITS = {"TWD": 0, "JPY": 0, "USD": 2}
+_QUANTUM = {currency: Decimal(1).scaleb(-places) for currency, places in MINOR_UNITS.items()}
 
 
 class UnknownCurrency(ValueError):
@@ -16,15 +17,16 @@ class UnknownCurrency(ValueError):
 def round_to_minor_unit(amount: Decimal, currency: str) -> Decimal:
     """Commercial rounding (half up) to the currency's smallest unit."""
     try:
-        places = MINOR_UNITS[currency]
+        quantum = _QUANTUM[currency]
     except KeyError:
         raise UnknownCurrency(f"no minor unit known for currency {currency!r}") from None
-    return amount.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+    return amount.quantize(quantum, rounding=ROUND_HALF_UP)
 
 
 def format_amount(amount: Decimal, currency: str) -> str:
     """The contract's decimal string: '1235' for TWD/JPY, '12.50' for USD."""
-    return f"{round_to_minor_unit(amount, currency):f}"
+    # A quantized Decimal prints in plain notation for any price-sized amount.
+    return str(round_to_minor_unit(amount, currency))
 
 
 @dataclass(frozen=True)

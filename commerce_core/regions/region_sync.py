@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, insert, update
 
-from commerce_core.db.bulk import save_rows
+from commerce_core.db.bulk import refresh_statistics, save_rows
 from commerce_core.db.cursors import get_cursor, set_cursor, utcnow
 from commerce_core.db.schema import region_deliveries, region_sync_logs
 from commerce_core.regions import dead_letters
@@ -90,6 +90,27 @@ def _record(conn, region_code: str, outcome: ChunkOutcome, now: datetime, *, cle
         dead_letters.clear(conn, region_code, [row["product_id"] for row in rows])
 
 
+class _DeliveryStatistics:
+    """Keeps the planner's idea of region_deliveries current while a first sync fills it.
+
+    The due-products query joins region_deliveries; planned with the estimate of an
+    empty table, PostgreSQL scans the whole table once per product. ANALYZE
+    whenever the rows added since the last one reach the size then known: a handful
+    of times however large the catalog.
+    """
+
+    def __init__(self) -> None:
+        self.known = 0
+        self.added = 0
+
+    def grew(self, conn, new_rows: int) -> None:
+        self.added += new_rows
+        if self.added and self.added >= max(self.known, 1000):
+            refresh_statistics(conn, region_deliveries)
+            self.known += self.added
+            self.added = 0
+
+
 def sync_region(engine: Engine, region: RegionConfig, client: RegionProductsClient, fx: FxRates, *,
                 run_id: str | None, trigger: str, resend_all: bool = False, concurrency: int = 8,
                 chunk_size: int = 2000,
@@ -107,6 +128,7 @@ def sync_region(engine: Engine, region: RegionConfig, client: RegionProductsClie
         open_dead_letters = dead_letters.backlog(conn).get(region.code, 0)
     since = None if resend_all or cursor is None else datetime.fromisoformat(cursor) - CURSOR_OVERLAP
     delivery = RegionDelivery(region, client, fx, concurrency=concurrency, sync_timestamp=iso_utc(started))
+    statistics = _DeliveryStatistics()
     try:
         for chunk in iter_due_products(engine, region.code, since=since, resend_all=resend_all,
                                        chunk_size=chunk_size):
@@ -115,6 +137,7 @@ def sync_region(engine: Engine, region: RegionConfig, client: RegionProductsClie
             now = utcnow()
             with engine.begin() as conn:
                 _record(conn, region.code, outcome, now, clear_dead_letters=open_dead_letters > 0)
+                statistics.grew(conn, sum(1 for product in chunk if product.first_delivery))
                 dead_letters.record_failures(conn, region.code, outcome.failed, now)
                 reached = max(product.updated_at for product in chunk)
                 stored = get_cursor(conn, cursor_name(region.code))

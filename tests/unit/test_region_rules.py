@@ -48,7 +48,7 @@ def product(**changes) -> CentralProduct:
 
 @pytest.mark.parametrize("amount, currency, shown", [
     ("1234.5", "TWD", "1235"), ("1234.49", "JPY", "1234"), ("12.345", "USD", "12.35"), ("12.344", "USD", "12.34"),
-    ("0.005", "USD", "0.01"), ("7", "USD", "7.00"),
+    ("0.005", "USD", "0.01"), ("7", "USD", "7.00"), ("1E+3", "JPY", "1000"), ("0", "USD", "0.00"),
 ])
 def test_amounts_are_rounded_half_up_to_the_minor_unit(amount, currency, shown):
     assert format_amount(Decimal(amount), currency) == shown
