@@ -261,3 +261,81 @@ dead_letters = Table(
     UniqueConstraint("entity_type", "entity_id", "target_region"),
     Index(None, "target_region", "failed_at"),
 )
+
+# --- Stock (seeds/004): an append-only ledger and the projection it implies -------
+
+# One row per SKU: what the ledger adds up to, kept in the same transaction as every
+# ledger row, so a reservation is one conditional UPDATE (never read-modify-write).
+stock_levels = Table(
+    "stock_levels",
+    metadata,
+    Column("sku", String(128), primary_key=True),
+    Column("on_hand", Integer, nullable=False),
+    Column("reserved", Integer, nullable=False),
+    Column("unlimited", Boolean, nullable=False),
+    Column("last_push_at", UtcDateTime),  # ts of the newest Next Engine push applied (pushes arrive out of order)
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+stock_ledger = Table(
+    "stock_ledger",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("sku", String(128), nullable=False),
+    Column("entry_type", String(16), nullable=False),  # reserve | release | expire | confirm | push | adjust
+    Column("on_hand_delta", Integer, nullable=False),
+    Column("reserved_delta", Integer, nullable=False),
+    Column("unlimited", Boolean),  # push/adjust: the stock became (or stopped being) unlimited
+    Column("order_id", String(128)),
+    Column("source", String(64), nullable=False),  # api | nextengine | catalog | expiry | reconciliation
+    Column("created_at", UtcDateTime, nullable=False),
+    Index(None, "sku", "id"),
+)
+
+stock_reservations = Table(
+    "stock_reservations",
+    metadata,
+    Column("order_id", String(128), primary_key=True),  # the idempotency key
+    Column("sku", String(128), nullable=False),
+    Column("user_id", String(128), nullable=False),
+    Column("quantity", Integer, nullable=False),
+    Column("status", String(16), nullable=False),  # open | confirmed | released | expired
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Index(None, "status", "expires_at"),
+)
+
+# The first answer to every write, by idempotency key: a retry gets it back unchanged.
+stock_answers = Table(
+    "stock_answers",
+    metadata,
+    Column("idempotency_key", String(160), primary_key=True),  # "<operation>:<order id>"
+    Column("status_code", Integer, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+# Database-only mode's per-user order rate limit (Redis keeps it otherwise).
+stock_user_orders = Table(
+    "stock_user_orders",
+    metadata,
+    Column("user_id", String(128), primary_key=True),
+    Column("last_order_at", UtcDateTime, nullable=False),
+)
+
+# Every Next Engine stock push as received (seeds/002 inventory sync log).
+inventory_sync_log = Table(
+    "inventory_sync_log",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("platform", String(32), nullable=False),
+    Column("store_account", String(128), nullable=False),
+    Column("sku", String(128), nullable=False),
+    Column("stock", Integer),  # null = unlimited
+    Column("sent_at", UtcDateTime, nullable=False),  # the push's ts
+    Column("signature", String(64), nullable=False),
+    Column("outcome", String(16), nullable=False),  # applied | stale | replay
+    Column("received_at", UtcDateTime, nullable=False),
+    UniqueConstraint("platform", "store_account", "sku", "sent_at", "signature"),
+)

@@ -1,0 +1,1 @@
+"""Stock: inbound stock pushes from order/stock management systems."""

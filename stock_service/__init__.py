@@ -1,0 +1,1 @@
+"""The low-latency stock service (seeds/004): reservations, stock pushes, no dagster."""

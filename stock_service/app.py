@@ -1,0 +1,336 @@
+"""The stock service's HTTP API (Starlette). OpenAPI description at /openapi.json."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+from datetime import datetime, timezone
+
+import orjson
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from commerce_core.db.cursors import utcnow
+from commerce_core.db.engine import get_engine
+from commerce_core.stock import ledger, nextengine_push
+from commerce_core.stock.ledger import Answer, ReserveRequest
+from commerce_core.stock.pushes import apply_push
+from stock_service.group_commit import GroupCommitter
+from stock_service.openapi import OPENAPI
+from stock_service.redis_stock import RedisStock, stored_answer
+from stock_service.settings import ServiceSettings, load_service_settings
+
+log = logging.getLogger("stock_service")
+MAX_BODY = 1 << 20
+MAX_BULK = 5000
+VIEW_TTL_SECONDS = 2.0
+_ID = re.compile(r"^[\w.:@\-]{1,128}$")
+
+
+class BadInput(Exception):
+    def __init__(self, field: str, rule: str):
+        super().__init__(f"{field}: {rule}")
+        self.field = field
+        self.rule = rule
+
+
+def _json(answer: Answer) -> Response:
+    headers = {"Retry-After": str(max(1, round(answer.retry_after)))} if answer.retry_after else None
+    return Response(answer.json(), status_code=answer.status_code, media_type="application/json", headers=headers)
+
+
+def _bad(error: BadInput) -> Response:
+    return _json(Answer(400, {"error": "bad_request", "field": error.field, "message": f"{error.field}: {error.rule}"}))
+
+
+def _identifier(value, field: str) -> str:
+    if not isinstance(value, str) or not _ID.match(value):
+        raise BadInput(field, "required: 1-128 letters, digits or . : @ _ -")
+    return value
+
+
+def _quantity(value, field: str, *, allow_null: bool = False, minimum: int = 1) -> int | None:
+    if value is None and allow_null:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= 1_000_000_000:
+        raise BadInput(field, f"must be an integer from {minimum} to 1000000000" + (" or null" if allow_null else ""))
+    return value
+
+
+async def _body(request: Request) -> dict:
+    raw = await request.body()
+    if len(raw) > MAX_BODY:
+        raise BadInput("body", f"larger than {MAX_BODY} bytes")
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise BadInput("body", "not valid JSON") from None
+    if not isinstance(body, dict):
+        raise BadInput("body", "must be a JSON object")
+    return body
+
+
+class StockService:
+    def __init__(self, settings: ServiceSettings):
+        self.settings = settings
+        self.engine = get_engine(settings.database_url)
+        self.redis = RedisStock(settings.redis_url) if settings.redis_url else None
+        # Without Redis the database enforces the per-user order interval itself.
+        self.committer = GroupCommitter(self.engine, settings.hold, rate_limit=self.redis is None,
+                                        max_batch=settings.group_commit_max)
+
+    async def close(self) -> None:
+        self.committer.close()
+        if self.redis:
+            await self.redis.close()
+
+    # -- reservations ---------------------------------------------------------------
+    async def reserve(self, request: ReserveRequest) -> Answer:
+        if self.redis is None:
+            return await self.committer.reserve(request)
+        fast = await self.redis.try_reserve(request.sku, request.order_id, request.user_id, request.quantity)
+        if fast.kind == "MISSING":
+            level = await run_in_threadpool(self._level, request.sku)
+            if level is None:
+                return Answer(404, {"error": "unknown_sku", "message": f"no stock is kept for SKU {request.sku}"})
+            await self.redis.load(request.sku, ledger.available(level))
+            fast = await self.redis.try_reserve(request.sku, request.order_id, request.user_id, request.quantity)
+        if fast.kind == "ANSWER":
+            return stored_answer(fast.value)
+        if fast.kind == "PENDING":
+            return Answer(503, {"error": "in_progress", "message": f"order {request.order_id} is being decided; retry"},
+                          retry_after=1)
+        if fast.kind == "RATE":
+            wait = max(1, int(fast.value)) / 1000
+            return Answer(429, {"error": "rate_limited", "message": f"user {request.user_id} may place one order "
+                                "per second", "retryAfter": wait}, retry_after=wait)
+        if fast.kind == "SHORT":
+            answer = Answer(409, {"error": "out_of_stock", "sku": request.sku, "requested": request.quantity,
+                                  "available": max(0, int(fast.value))})
+            await self.redis.remember("reserve", request.order_id, answer)
+            return answer
+        unlimited = int(fast.value) == -1
+        try:
+            answer = await self.committer.reserve(request)
+        except Exception:
+            log.exception("reservation %s could not be committed", request.order_id)
+            if not unlimited:
+                await self.redis.give_back(request.sku, request.quantity)
+            await self.redis.forget("reserve", request.order_id)
+            return Answer(503, {"error": "unavailable", "message": "the reservation was not recorded; retry"},
+                          retry_after=1)
+        if answer.status_code != 201 and not unlimited:
+            await self.redis.give_back(request.sku, request.quantity)
+        if answer.status_code in (201, 409):
+            await self.redis.remember("reserve", request.order_id, answer)
+        else:
+            await self.redis.forget("reserve", request.order_id)
+        await self.redis.invalidate_view(request.sku)
+        return answer
+
+    async def settle(self, order_id: str, action: str) -> Answer:
+        settlement = await run_in_threadpool(self._settle, order_id, action)
+        if self.redis and settlement.moved:
+            if action in ("release", "expire"):  # a confirmed sale leaves availability as it was
+                await self.redis.give_back(settlement.sku, settlement.quantity)
+            await self.redis.invalidate_view(settlement.sku)
+        return settlement.answer
+
+    def _settle(self, order_id: str, action: str) -> ledger.Settlement:
+        with self.engine.begin() as conn:
+            return ledger.settle(conn, order_id, action, utcnow(), source="expiry" if action == "expire" else "api")
+
+    async def expire_due(self) -> int:
+        orders = await run_in_threadpool(self._expired_orders)
+        for order_id in orders:
+            await self.settle(order_id, "expire")
+        return len(orders)
+
+    def _expired_orders(self) -> list[str]:
+        with self.engine.connect() as conn:
+            return ledger.expired_orders(conn, utcnow())
+
+    # -- stock levels -----------------------------------------------------------------
+    def _level(self, sku: str):
+        with self.engine.connect() as conn:
+            return ledger.get_level(conn, sku)
+
+    async def view(self, sku: str) -> Answer:
+        if self.redis:
+            cached = await self.redis.cached_view(sku)
+            if cached is not None:
+                return Answer(200, cached)
+        level = await run_in_threadpool(self._level, sku)
+        if level is None:
+            return Answer(404, {"error": "unknown_sku", "message": f"no stock is kept for SKU {sku}"})
+        body = ledger.level_body(sku, level)
+        if self.redis:
+            await self.redis.cache_view(sku, body, VIEW_TTL_SECONDS)
+        return Answer(200, body)
+
+    async def set_levels(self, key: str, items: list[tuple[str, int | None]], source: str) -> Answer:
+        answer, changes = await run_in_threadpool(self._set_levels, key, items, source)
+        if self.redis:
+            for sku, delta, was_unlimited, unlimited in changes:
+                if unlimited or was_unlimited:
+                    level = await run_in_threadpool(self._level, sku)
+                    await self.redis.set_available(sku, ledger.available(level))
+                else:
+                    await self.redis.give_back(sku, delta)
+                await self.redis.invalidate_view(sku)
+        return answer
+
+    def _set_levels(self, key: str, items: list[tuple[str, int | None]], source: str):
+        now = utcnow()
+        with self.engine.begin() as conn:
+            earlier = ledger.stored_answers(conn, [f"set:{key}"]).get(f"set:{key}")
+            if earlier is not None:
+                return earlier, []
+            changes = [(sku, *ledger.set_stock(conn, sku, quantity, now, source=source)) for sku, quantity in items]
+            answer = Answer(200, {"updated": len(items)})
+            ledger.store_answer(conn, f"set:{key}", answer, now)
+        return answer, changes
+
+    # -- Next Engine stock push -----------------------------------------------------------
+    async def nextengine_push(self, query_string: bytes) -> tuple[bytes, int]:
+        now = datetime.now(timezone.utc)
+        try:
+            push = nextengine_push.verify_push(query_string, self.settings.nextengine_keys, now)
+        except nextengine_push.PushRejected as error:
+            log.info("Next Engine push refused: %s", error.reason)
+            return nextengine_push.response_xml(error.arguments, nextengine_push.PROCESSED_CLIENT_ERROR), -2
+        try:
+            outcome, change = await run_in_threadpool(self._apply_push, push)
+        except Exception:
+            log.exception("Next Engine push for %s could not be recorded", push.code)
+            return nextengine_push.response_xml(push.arguments, nextengine_push.PROCESSED_SYSTEM_ERROR), -3
+        if self.redis and change is not None:
+            delta, was_unlimited, unlimited = change
+            if unlimited or was_unlimited:
+                level = await run_in_threadpool(self._level, push.code)
+                await self.redis.set_available(push.code, ledger.available(level))
+            else:
+                await self.redis.give_back(push.code, delta)
+            await self.redis.invalidate_view(push.code)
+        return nextengine_push.response_xml(push.arguments, nextengine_push.PROCESSED_OK), 0
+
+    def _apply_push(self, push: nextengine_push.StockPush):
+        with self.engine.begin() as conn:
+            return apply_push(conn, "nextengine", push, utcnow())
+
+
+def create_app(settings: ServiceSettings | None = None) -> Starlette:
+    settings = settings or load_service_settings()
+    service: StockService | None = None
+
+    async def reserve(request: Request) -> Response:
+        try:
+            sku = _identifier(request.path_params["sku"], "sku")
+            body = await _body(request)
+            reservation = ReserveRequest(
+                order_id=_identifier(body.get("orderId"), "orderId"),
+                sku=sku,
+                user_id=_identifier(body.get("userId"), "userId"),
+                quantity=_quantity(body.get("quantity"), "quantity"),
+            )
+        except BadInput as error:
+            return _bad(error)
+        return _json(await service.reserve(reservation))
+
+    def settle(action: str):
+        async def endpoint(request: Request) -> Response:
+            try:
+                order_id = _identifier(request.path_params["order_id"], "orderId")
+            except BadInput as error:
+                return _bad(error)
+            return _json(await service.settle(order_id, action))
+        return endpoint
+
+    async def stock(request: Request) -> Response:
+        try:
+            sku = _identifier(request.path_params["sku"], "sku")
+        except BadInput as error:
+            return _bad(error)
+        return _json(await service.view(sku))
+
+    async def low_stock(request: Request) -> Response:
+        try:
+            raw = request.query_params.get("below", "10")
+            threshold = _quantity(int(raw) if raw.lstrip("-").isdigit() else None, "below", minimum=1)
+        except BadInput as error:
+            return _bad(error)
+
+        def read():
+            with service.engine.connect() as conn:
+                return ledger.low_stock(conn, threshold)
+        return _json(Answer(200, {"below": threshold, "items": await run_in_threadpool(read)}))
+
+    async def bulk_set(request: Request) -> Response:
+        try:
+            key = _identifier(request.headers.get("Idempotency-Key"), "Idempotency-Key header")
+            body = await _body(request)
+            items = body.get("items")
+            if not isinstance(items, list) or not 1 <= len(items) <= MAX_BULK:
+                raise BadInput("items", f"required: a list of 1 to {MAX_BULK} {{sku, quantity}} objects")
+            parsed, seen = [], set()
+            for n, item in enumerate(items):
+                if not isinstance(item, dict):
+                    raise BadInput(f"items[{n}]", "must be an object")
+                sku = _identifier(item.get("sku"), f"items[{n}].sku")
+                if sku in seen:
+                    raise BadInput(f"items[{n}].sku", f"{sku} appears twice")
+                seen.add(sku)
+                parsed.append((sku, _quantity(item.get("quantity"), f"items[{n}].quantity", allow_null=True,
+                                              minimum=0)))
+        except BadInput as error:
+            return _bad(error)
+        return _json(await service.set_levels(key, parsed, source="catalog"))
+
+    async def nextengine(request: Request) -> Response:
+        body, _ = await service.nextengine_push(request.scope.get("query_string", b""))
+        return Response(body, media_type=None, headers={"Content-Type": nextengine_push.CONTENT_TYPE})
+
+    async def health(request: Request) -> Response:
+        return _json(Answer(200, {"status": "ok", "mode": "redis" if service.redis else "database"}))
+
+    async def openapi(request: Request) -> Response:
+        return Response(orjson.dumps(OPENAPI), media_type="application/json")
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        nonlocal service
+        service = StockService(settings)
+        app.state.service = service
+
+        async def expire_forever():
+            while True:
+                await asyncio.sleep(settings.expiry_interval_seconds)
+                try:
+                    await service.expire_due()
+                except Exception:
+                    log.exception("releasing expired holds failed; retrying next round")
+
+        expiry = asyncio.create_task(expire_forever())
+        try:
+            yield
+        finally:
+            expiry.cancel()
+            await service.close()
+
+    routes = [
+        Route("/stock/{sku}/reservations", reserve, methods=["POST"]),
+        Route("/reservations/{order_id}/release", settle("release"), methods=["POST"]),
+        Route("/reservations/{order_id}/confirm", settle("confirm"), methods=["POST"]),
+        Route("/stock/{sku}", stock, methods=["GET"]),
+        Route("/stock", low_stock, methods=["GET"]),
+        Route("/stock", bulk_set, methods=["PUT"]),
+        Route("/webhooks/nextengine/stock", nextengine, methods=["GET"]),
+        Route("/health", health, methods=["GET"]),
+        Route("/openapi.json", openapi, methods=["GET"]),
+    ]
+    return Starlette(routes=routes, lifespan=lifespan)

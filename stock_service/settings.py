@@ -1,0 +1,48 @@
+"""Service settings from the environment (contracts/configuration.md), read at start."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import timedelta
+
+from commerce_core.settings import ConfigurationError, load_settings
+
+LOCAL_NEXTENGINE_STORE = "hub-local-store"
+LOCAL_NEXTENGINE_KEY = "nextengine-local-key"
+
+
+def _number(name: str, default: float) -> float:
+    raw = os.environ.get(name, "").strip()
+    try:
+        return float(raw) if raw else default
+    except ValueError:
+        raise ConfigurationError(f"{name} must be a number, got {raw!r}") from None
+
+
+@dataclass(frozen=True)
+class ServiceSettings:
+    database_url: str
+    redis_url: str
+    hold: timedelta  # a reservation not confirmed within this returns to stock
+    expiry_interval_seconds: float
+    group_commit_max: int  # reservations decided in one transaction at most
+    nextengine_keys: dict[str, str]  # store account -> authentication key
+
+
+def load_service_settings() -> ServiceSettings:
+    settings = load_settings()
+    store = os.environ.get("NEXTENGINE_STORE_ACCOUNT", "").strip() or LOCAL_NEXTENGINE_STORE
+    key = os.environ.get("NEXTENGINE_AUTH_KEY", "").strip()
+    if not key:
+        if settings.is_prod:
+            raise ConfigurationError("NEXTENGINE_AUTH_KEY must be set in prod")
+        key = LOCAL_NEXTENGINE_KEY
+    return ServiceSettings(
+        database_url=settings.database_url,
+        redis_url=settings.redis_url,
+        hold=timedelta(seconds=_number("STOCK_HOLD_SECONDS", 900)),
+        expiry_interval_seconds=_number("STOCK_EXPIRY_INTERVAL_SECONDS", 5),
+        group_commit_max=int(_number("STOCK_GROUP_COMMIT_MAX", 256)),
+        nextengine_keys={store: key},
+    )
