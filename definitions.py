@@ -8,8 +8,10 @@ from dagster import Definitions, EnvVar
 
 from hub_assets.catalog import CATALOG_ASSETS, CATALOG_CHECKS
 from hub_assets.regions import REGION_ASSETS
+from hub_assets.stock import STOCK_ASSETS
 from jobs.catalog_jobs import CATALOG_JOBS
 from jobs.region_jobs import REGION_JOBS
+from jobs.stock_jobs import STOCK_JOBS
 from resources import (
     CatalogDatabase,
     EnricherResource,
@@ -17,9 +19,12 @@ from resources import (
     NotifierResource,
     RegionsResource,
     SerpSupplierResource,
+    StockRedisResource,
 )
 from schedules.catalog_schedules import CATALOG_SCHEDULES
 from schedules.region_schedules import REGION_SCHEDULES
+from schedules.stock_schedules import STOCK_SCHEDULES
+from sensors.stock_events import STOCK_SENSORS
 
 
 def _secret(name: str) -> EnvVar | None:
@@ -35,13 +40,15 @@ def build_resources() -> dict:
         "regions": RegionsResource(),
         "fx": FxRatesResource(),
         "notifier": NotifierResource(),
+        "stock_redis": StockRedisResource(),
     }
 
 
 defs = Definitions(
-    assets=[*CATALOG_ASSETS, *REGION_ASSETS],
+    assets=[*CATALOG_ASSETS, *REGION_ASSETS, *STOCK_ASSETS],
     asset_checks=CATALOG_CHECKS,
-    jobs=[*CATALOG_JOBS, *REGION_JOBS],
-    schedules=[*CATALOG_SCHEDULES, *REGION_SCHEDULES],
+    jobs=[*CATALOG_JOBS, *REGION_JOBS, *STOCK_JOBS],
+    schedules=[*CATALOG_SCHEDULES, *REGION_SCHEDULES, *STOCK_SCHEDULES],
+    sensors=STOCK_SENSORS,
     resources=build_resources(),
 )

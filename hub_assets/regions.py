@@ -13,7 +13,9 @@ from dagster import (
     asset,
 )
 from pydantic import Field
+from sqlalchemy import select
 
+from commerce_core.db.schema import products
 from commerce_core.regions import dead_letters
 from commerce_core.regions.config import load_regions
 from commerce_core.regions.delivery import RegionRefused
@@ -31,6 +33,11 @@ region_partitions = StaticPartitionsDefinition([region.code for region in load_r
 
 
 class RegionSyncConfig(Config):
+    product_ids: list[str] = Field(
+        default_factory=list,
+        description="External product ids (SKUs) to refresh now, sent even if unchanged (stock sensor); "
+        "the region's cursor stays. Empty: every product due since the cursor.",
+    )
     resend_all: bool = Field(
         default=False,
         description="Send every eligible product again, ignoring the cursor and what the region already holds "
@@ -62,6 +69,7 @@ def regional_snapshots(context: AssetExecutionContext, config: RegionSyncConfig,
                 engine, region, client, fx.rates(regions_file), run_id=context.run.run_id,
                 trigger=run_trigger(context, sensor_trigger="sensor"), resend_all=config.resend_all,
                 concurrency=regions.concurrency, progress=progress_logger(context, f"region {region.code}"),
+                product_ids=_product_ids(engine, config.product_ids) if config.product_ids else None,
             )
     except RegionRefused as error:
         raise Failure(description=str(error)) from error
@@ -92,6 +100,12 @@ def regional_snapshots(context: AssetExecutionContext, config: RegionSyncConfig,
             "duration_seconds": round(time.perf_counter() - started, 3),
         }
     )
+
+
+def _product_ids(engine, external_ids: list[str]) -> list:
+    with engine.connect() as conn:
+        return list(conn.execute(select(products.c.id).where(products.c.external_product_id.in_(external_ids)))
+                    .scalars())
 
 
 REGION_ASSETS = [regional_snapshots]

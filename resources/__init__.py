@@ -4,8 +4,9 @@ from resources.catalog_database import CatalogDatabase
 from resources.enrichment import EnricherResource
 from resources.regions import FxRatesResource, NotifierResource, RegionsResource
 from resources.serp_supplier import SerpSupplierResource
+from resources.stock import StockRedisResource
 
 __all__ = [
     "CatalogDatabase", "EnricherResource", "FxRatesResource", "NotifierResource", "RegionsResource",
-    "SerpSupplierResource",
+    "SerpSupplierResource", "StockRedisResource",
 ]

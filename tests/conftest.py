@@ -13,11 +13,16 @@ from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import create_engine
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
 
 from commerce_core.db.engine import get_engine
 from commerce_core.db.migrate import upgrade
 from simulators.asgi_server import ServedApp
 from simulators.serp_supplier import SerpCatalog, SerpFaults, create_app
+from tests.regions.helpers import RegionSites, start_sites
 
 PG_URL = os.environ.get("HUB_TEST_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
 SERP_KEY = "serp-test-key"
@@ -69,3 +74,40 @@ def serp_simulator():
     yield start
     for served in started:
         served.stop()
+
+
+class _AlertSink:
+    def __init__(self):
+        self.received: list[dict] = []
+
+        async def receive(request: Request) -> JSONResponse:
+            self.received.append(await request.json())
+            return JSONResponse({"ok": True})
+
+        self.served = ServedApp(Starlette(routes=[Route("/alerts", receive, methods=["POST"])])).start()
+        self.url = f"{self.served.url}/alerts"
+
+
+@pytest.fixture
+def alert_sink():
+    """A webhook receiver that keeps every alert POSTed to `alert_sink.url`."""
+    sink = _AlertSink()
+    yield sink
+    sink.served.stop()
+
+
+@pytest.fixture
+def region_sites(tmp_path):
+    """`sites = region_sites(strategies={"JP": "SmartMerge"})`: TW, US and JP simulators, stopped afterwards."""
+    started: list[RegionSites] = []
+
+    def start(strategies: dict[str, str] | None = None) -> RegionSites:
+        sites = start_sites(tmp_path, strategies)
+        started.append(sites)
+        return sites
+
+    yield start
+    for sites in started:
+        for served in sites.served.values():
+            served.stop()
+

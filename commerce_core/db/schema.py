@@ -339,3 +339,16 @@ inventory_sync_log = Table(
     Column("received_at", UtcDateTime, nullable=False),
     UniqueConstraint("platform", "store_account", "sku", "sent_at", "signature"),
 )
+
+# Every difference reconciliation found (and what it did about it).
+stock_discrepancies = Table(
+    "stock_discrepancies",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("checked_at", UtcDateTime, nullable=False),
+    Column("sku", String(128), nullable=False),
+    Column("kind", String(16), nullable=False),  # ledger (projection != ledger) | redis (counter repaired)
+    Column("details", JSON, nullable=False),
+    Column("dagster_run_id", String(64)),
+    Index(None, "checked_at"),
+)

@@ -2,6 +2,8 @@
 
 A product is due for a region when it changed since the region's cursor and
 the region does not hold this version yet (its delivered content hash differs).
+Seats come from the stock service's ledger when it keeps the product's SKU (the
+external product id), else from the supplier.
 Published, active products are due; so is any later state of a product the
 region already holds (unpublished or archived), so a region never keeps
 selling what the catalog withdrew.
@@ -17,7 +19,14 @@ from datetime import datetime
 from sqlalchemy import Engine, String, and_, cast, or_, select, tuple_
 
 from commerce_core.db.lookup import in_uuid_texts
-from commerce_core.db.schema import product_images, product_prices, product_translations, products, region_deliveries
+from commerce_core.db.schema import (
+    product_images,
+    product_prices,
+    product_translations,
+    products,
+    region_deliveries,
+    stock_levels,
+)
 
 
 @dataclass
@@ -51,10 +60,11 @@ def _due(region_code: str, since: datetime | None, ids: list[uuid.UUID] | None, 
         products.c.product_type, products.c.available_seats, products.c.status, products.c.is_active,
         products.c.archived_at, products.c.content_hash, products.c.created_at, products.c.updated_at,
         delivered.c.product_id.is_(None).label("first_delivery"),
+        stock_levels.c.on_hand, stock_levels.c.reserved, stock_levels.c.unlimited,
     ).select_from(
         products.outerjoin(
             delivered, and_(delivered.c.region_code == region_code, delivered.c.product_id == products.c.id)
-        )
+        ).outerjoin(stock_levels, stock_levels.c.sku == products.c.external_product_id)
     ).where(
         or_(and_(products.c.is_active, products.c.status == "Published"), delivered.c.product_id.is_not(None))
     )
@@ -84,6 +94,13 @@ def iter_due_products(engine: Engine, region_code: str, *, since: datetime | Non
         after = (rows[-1]["updated_at"], rows[-1]["id"])
 
 
+def _seats(row) -> int | None:
+    """The stock service's availability when it keeps the product's SKU, else the supplier's seats."""
+    if row["on_hand"] is None:
+        return row["available_seats"]
+    return None if row["unlimited"] else max(0, row["on_hand"] - row["reserved"])
+
+
 def _with_children(conn, rows) -> list[CentralProduct]:
     keys = [row["id_text"] for row in rows]
     # Children are grouped by the id as text: building a UUID object for each of
@@ -108,7 +125,7 @@ def _with_children(conn, rows) -> list[CentralProduct]:
         CentralProduct(
             id=row["id"], supplier_id=row["supplier_id"], external_id=row["external_product_id"], name=row["name"],
             description=row["enriched_description"] or row["description"], language=row["language"],
-            category=row["category"], product_type=row["product_type"], available_seats=row["available_seats"],
+            category=row["category"], product_type=row["product_type"], available_seats=_seats(row),
             status=row["status"], is_active=row["is_active"], archived=row["archived_at"] is not None,
             content_hash=row["content_hash"], first_delivery=bool(row["first_delivery"]),
             created_at=row["created_at"], updated_at=row["updated_at"],

@@ -113,10 +113,13 @@ class _DeliveryStatistics:
 
 def sync_region(engine: Engine, region: RegionConfig, client: RegionProductsClient, fx: FxRates, *,
                 run_id: str | None, trigger: str, resend_all: bool = False, concurrency: int = 8,
-                chunk_size: int = 2000,
+                chunk_size: int = 5000, product_ids: list[uuid.UUID] | None = None,
                 progress: Callable[[RegionSyncResult], None] | None = None) -> RegionSyncResult:
+    """A region's run; with `product_ids`, a targeted refresh of those products (sent even if unchanged,
+    e.g. after a stock change) that leaves the region's cursor where it is."""
     if trigger not in TRIGGERS:
         raise ValueError(f"trigger must be one of {TRIGGERS}, got {trigger!r}")
+    targeted = product_ids is not None
     started, clock = utcnow(), time.perf_counter()
     result = RegionSyncResult(region=region.code, sync_log_id=uuid.uuid4())
     with engine.begin() as conn:
@@ -126,12 +129,12 @@ def sync_region(engine: Engine, region: RegionConfig, client: RegionProductsClie
         cursor = get_cursor(conn, cursor_name(region.code))
         # Most runs start with nothing dead-lettered: then no delivery needs to be looked up there.
         open_dead_letters = dead_letters.backlog(conn).get(region.code, 0)
-    since = None if resend_all or cursor is None else datetime.fromisoformat(cursor) - CURSOR_OVERLAP
+    since = None if resend_all or targeted or cursor is None else datetime.fromisoformat(cursor) - CURSOR_OVERLAP
     delivery = RegionDelivery(region, client, fx, concurrency=concurrency, sync_timestamp=iso_utc(started))
     statistics = _DeliveryStatistics()
     try:
-        for chunk in iter_due_products(engine, region.code, since=since, resend_all=resend_all,
-                                       chunk_size=chunk_size):
+        for chunk in iter_due_products(engine, region.code, since=since, ids=product_ids,
+                                       resend_all=resend_all or targeted, chunk_size=chunk_size):
             result.considered += len(chunk)
             outcome = delivery.deliver(chunk)
             now = utcnow()
@@ -141,7 +144,7 @@ def sync_region(engine: Engine, region: RegionConfig, client: RegionProductsClie
                 dead_letters.record_failures(conn, region.code, outcome.failed, now)
                 reached = max(product.updated_at for product in chunk)
                 stored = get_cursor(conn, cursor_name(region.code))
-                if stored is None or datetime.fromisoformat(stored) < reached:
+                if not targeted and (stored is None or datetime.fromisoformat(stored) < reached):
                     set_cursor(conn, cursor_name(region.code), reached.isoformat())
             open_dead_letters += len(outcome.failed)
             result.add(outcome)

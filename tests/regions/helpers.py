@@ -62,12 +62,13 @@ def region_resources(database_url: str, sites: RegionSites, *, concurrency: int 
 
 
 def sync_region(database_url: str, sites: RegionSites, code: str, *, resend_all: bool = False,
-                raise_on_error: bool = True, **resource_options):
+                product_ids: list[str] | None = None, raise_on_error: bool = True, **resource_options):
+    config = {"resend_all": resend_all, "product_ids": product_ids or []}
     return materialize(
         [regional_snapshots],
         partition_key=code,
         resources=region_resources(database_url, sites, **resource_options),
-        run_config={"ops": {"regional_snapshots": {"config": {"resend_all": resend_all}}}},
+        run_config={"ops": {"regional_snapshots": {"config": config}}},
         instance=DagsterInstance.ephemeral(),
         raise_on_error=raise_on_error,
     )

@@ -17,6 +17,16 @@ depends_on = None
 
 
 def upgrade() -> None:
+    op.create_table('stock_discrepancies',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('checked_at', commerce_core.db.types.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('sku', sa.String(length=128), nullable=False),
+    sa.Column('kind', sa.String(length=16), nullable=False),
+    sa.Column('details', sa.JSON(), nullable=False),
+    sa.Column('dagster_run_id', sa.String(length=64), nullable=True),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_stock_discrepancies'))
+    )
+    op.create_index(op.f('ix_stock_discrepancies_checked_at'), 'stock_discrepancies', ['checked_at'], unique=False)
     op.create_table('inventory_sync_log',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
     sa.Column('platform', sa.String(length=32), nullable=False),
@@ -83,6 +93,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index(op.f('ix_stock_discrepancies_checked_at'), table_name='stock_discrepancies')
+    op.drop_table('stock_discrepancies')
     op.drop_table('stock_user_orders')
     with op.batch_alter_table('stock_reservations', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_stock_reservations_status_expires_at'))
