@@ -1,7 +1,8 @@
 """`hub demo`: the whole system on one machine — migrations, simulators, `dagster dev`.
 
 Simulators start for the SERP supplier and for every enabled region whose
-REGION_<CODE>_URL is not set (a set URL means a real or separately run site).
+REGION_<CODE>_URL is not set (a set URL means a real or separately run site);
+the stock service starts beside them (database-only unless HUB_REDIS_URL is set).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--serp-port", type=int, default=8101)
     parser.add_argument("--products", type=int, default=2000, help="products the SERP simulator serves")
     parser.add_argument("--invalid-rate", type=float, default=0.01, help="share of invalid supplier records")
+    parser.add_argument("--stock-port", type=int, default=8000, help="stock service port; 0 = a free port")
     parser.add_argument("--region-port-base", type=int, default=8111,
                         help="first port of the region simulators (TW, US, JP in priority order); 0 = free ports")
     parser.add_argument("--check", action="store_true",
@@ -109,7 +111,11 @@ def run(args: argparse.Namespace) -> int:
                 sys.executable, "-m", "simulators.region_products", "--region", region.code, "--port", str(port),
                 "--languages", ",".join(region.languages), "--currencies", ",".join(region.currencies),
             ])
+        stock_port = _free_port() if args.stock_port == 0 else args.stock_port
+        env["STOCK_SERVICE_URL"] = f"http://127.0.0.1:{stock_port}"
+        start("stock service", [sys.executable, "-m", "stock_service", "--port", str(stock_port)])
         _wait_for(f"http://127.0.0.1:{args.serp_port}/_sim/stats", "SERP simulator")
+        _wait_for(f"{env['STOCK_SERVICE_URL']}/health", "stock service")
         for region, port in regions.items():
             _wait_for(f"http://127.0.0.1:{port}/_sim/stats", f"{region.code} region simulator")
         if args.check:
@@ -128,11 +134,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _check_run(env: dict[str, str], region_codes: list[str]) -> int:
-    """A full import, then every region's sync, through Dagster's own CLI on the demo instance."""
+    """A full import, every region's sync and a stock check, through Dagster's own CLI on the demo instance."""
     commands = [[sys.executable, "-m", "dagster", "job", "execute", "-m", "definitions", "-d", str(REPO),
                  "-j", "serp_full_import"]]
     commands += [[sys.executable, "-m", "dagster", "asset", "materialize", "-m", "definitions", "-d", str(REPO),
                   "--select", "regional_snapshots", "--partition", code] for code in region_codes]
+    commands.append([sys.executable, "-m", "dagster", "job", "execute", "-m", "definitions", "-d", str(REPO),
+                     "-j", "stock_check"])
     for command in commands:
         print(f"[hub] {' '.join(command)}", flush=True)
         returncode = subprocess.run(command, env=env, cwd=REPO).returncode

@@ -2,6 +2,7 @@
 
   hub demo                 migrate, start the simulators and `dagster dev` (embedded SQLite)
   hub db upgrade           apply migrations to HUB_DATABASE_URL
+  hub serve stock ...      run the stock service (python -m stock_service)
   hub simulate serp ...    run the SERP supplier simulator
   hub simulate region ...  run one regional ProductsAPI simulator (--region TW|US|JP)
   hub bench catalog ...    the catalog benchmark (bench/catalog_bench.py)
@@ -33,6 +34,13 @@ def _bench_catalog(args: argparse.Namespace) -> int:
     return catalog_bench.run(args)
 
 
+def _serve_stock(args: argparse.Namespace) -> int:
+    from stock_service.__main__ import main as serve
+
+    serve(["--host", args.host, "--port", str(args.port), "--workers", str(args.workers)])
+    return 0
+
+
 def _bench_regions(args: argparse.Namespace) -> int:
     from bench import regions_bench
 
@@ -51,6 +59,14 @@ def build_parser() -> argparse.ArgumentParser:
     upgrade = db.add_parser("upgrade", help="apply migrations (default: HUB_DATABASE_URL)")
     upgrade.add_argument("--database-url", help="SQLAlchemy URL; default from HUB_DATABASE_URL")
     upgrade.set_defaults(handler=_db_upgrade)
+
+    serve = commands.add_parser("serve", help="run a service of the system").add_subparsers(dest="service",
+                                                                                          required=True)
+    stock = serve.add_parser("stock", help="the low-latency stock service (HUB_DATABASE_URL, HUB_REDIS_URL)")
+    stock.add_argument("--host", default="127.0.0.1")
+    stock.add_argument("--port", type=int, default=8000)
+    stock.add_argument("--workers", type=int, default=1)
+    stock.set_defaults(handler=_serve_stock)
 
     simulate = commands.add_parser("simulate", help="run a simulator of an external system")
     simulators = simulate.add_subparsers(dest="simulator", required=True)

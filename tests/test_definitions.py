@@ -16,7 +16,8 @@ def test_catalog_lineage_reads_like_the_business():
 
 
 GROUPS = {"serp_products": "catalog", "validated_products": "catalog", "enriched_products": "catalog",
-          "central_catalog": "catalog", "regional_snapshots": "regions"}
+          "central_catalog": "catalog", "regional_snapshots": "regions", "stock_reconciliation": "stock",
+          "stock_levels_overview": "stock"}
 
 
 def test_every_asset_has_description_group_and_owner():
@@ -44,6 +45,7 @@ def test_schedules_follow_the_seed_times_in_taipei():
         "region_sync_us": ("0 3 * * *", "region_sync"),
         "region_sync_jp": ("0 4 * * *", "region_sync"),
         "dead_letter_retry_every_15_minutes": ("*/15 * * * *", "dead_letter_retry"),
+        "stock_reconciliation_every_15_minutes": ("*/15 * * * *", "stock_check"),
     }
     for name, (cron, job) in expected.items():
         assert schedules[name].cron_schedule == cron

@@ -24,11 +24,11 @@ def test_demo_check_imports_the_catalog_and_syncs_every_region_through_dagster(t
     env = {**os.environ, "HUB_DATA_DIR": str(tmp_path / "hub"), "SERP_API_KEY": secret}
     env.pop("HUB_DATABASE_URL", None)
     env.pop("DAGSTER_HOME", None)
-    for name in ("SERP_BASE_URL", "REGION_TW_URL", "REGION_US_URL", "REGION_JP_URL"):
+    for name in ("SERP_BASE_URL", "REGION_TW_URL", "REGION_US_URL", "REGION_JP_URL", "HUB_REDIS_URL"):
         env.pop(name, None)
     completed = subprocess.run(
         [sys.executable, "-m", "hub_cli.main", "demo", "--check", "--products", "150",
-         "--serp-port", str(_free_port()), "--region-port-base", "0"],
+         "--serp-port", str(_free_port()), "--region-port-base", "0", "--stock-port", "0"],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
     )
     output = completed.stdout + completed.stderr
@@ -44,4 +44,5 @@ def test_demo_check_imports_the_catalog_and_syncs_every_region_through_dagster(t
     assert count >= 145 and job == "succeeded"
     assert syncs == {"TW": "succeeded", "US": "succeeded", "JP": "succeeded"}
     assert delivered == {"TW": published, "US": published, "JP": published}
+    assert "stock_check" in output and output.count("RUN_SUCCESS") >= 5
     assert (tmp_path / "hub" / "dagster_home" / "dagster.yaml").exists()
