@@ -19,7 +19,8 @@ def _env(name: str, default: str = "") -> str:
     return value or default
 
 
-def _float(name: str, default: float) -> float:
+def env_number(name: str, default: float) -> float:
+    """A numeric variable, or `default` when unset; a clear error when it is not a number."""
     raw = _env(name)
     if not raw:
         return default
@@ -69,7 +70,7 @@ def load_settings() -> Settings:
         llm_api_key=_env("HUB_LLM_API_KEY"),
         llm_model=_env("HUB_LLM_MODEL"),
         notify_webhook_url=_env("HUB_NOTIFY_WEBHOOK_URL"),
-        max_reject_rate=_float("HUB_MAX_REJECT_RATE", 0.05),
+        max_reject_rate=env_number("HUB_MAX_REJECT_RATE", 0.05),
     )
     if settings.is_prod:
         _refuse_local_defaults(settings)

@@ -6,18 +6,10 @@ import os
 from dataclasses import dataclass
 from datetime import timedelta
 
-from commerce_core.settings import ConfigurationError, load_settings
+from commerce_core.settings import ConfigurationError, env_number, load_settings
 
 LOCAL_NEXTENGINE_STORE = "hub-local-store"
 LOCAL_NEXTENGINE_KEY = "nextengine-local-key"
-
-
-def _number(name: str, default: float) -> float:
-    raw = os.environ.get(name, "").strip()
-    try:
-        return float(raw) if raw else default
-    except ValueError:
-        raise ConfigurationError(f"{name} must be a number, got {raw!r}") from None
 
 
 @dataclass(frozen=True)
@@ -41,8 +33,8 @@ def load_service_settings() -> ServiceSettings:
     return ServiceSettings(
         database_url=settings.database_url,
         redis_url=settings.redis_url,
-        hold=timedelta(seconds=_number("STOCK_HOLD_SECONDS", 900)),
-        expiry_interval_seconds=_number("STOCK_EXPIRY_INTERVAL_SECONDS", 5),
-        group_commit_max=int(_number("STOCK_GROUP_COMMIT_MAX", 256)),
+        hold=timedelta(seconds=env_number("STOCK_HOLD_SECONDS", 900)),
+        expiry_interval_seconds=env_number("STOCK_EXPIRY_INTERVAL_SECONDS", 5),
+        group_commit_max=int(env_number("STOCK_GROUP_COMMIT_MAX", 256)),
         nextengine_keys={store: key},
     )

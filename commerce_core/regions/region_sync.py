@@ -113,7 +113,7 @@ class _DeliveryStatistics:
 
 def sync_region(engine: Engine, region: RegionConfig, client: RegionProductsClient, fx: FxRates, *,
                 run_id: str | None, trigger: str, resend_all: bool = False, concurrency: int = 8,
-                chunk_size: int = 5000, product_ids: list[uuid.UUID] | None = None,
+                chunk_size: int = 20_000, product_ids: list[uuid.UUID] | None = None,
                 progress: Callable[[RegionSyncResult], None] | None = None) -> RegionSyncResult:
     """A region's run; with `product_ids`, a targeted refresh of those products (sent even if unchanged,
     e.g. after a stock change) that leaves the region's cursor where it is."""
