@@ -31,10 +31,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import csv
 import hashlib
+import io
 import json
 import multiprocessing
 import os
+import queue
 import re
 import shutil
 import signal
@@ -101,9 +104,11 @@ class _RawConnection:
     def __init__(self, host: str, port: int):
         self.host, self.port = host, port
         self.reader = self.writer = None
+        self.used = 0
 
     async def open(self) -> "_RawConnection":
         self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        self.used = 0
         return self
 
     def close(self) -> None:
@@ -114,8 +119,19 @@ class _RawConnection:
     async def request(self, raw: bytes) -> tuple[int, bytes]:
         if self.writer is None:
             await self.open()
+        reused = self.used > 0
         self.writer.write(raw)
-        head = await self.reader.readuntil(b"\r\n\r\n")
+        try:
+            head = await self.reader.readuntil(b"\r\n\r\n")
+        except (asyncio.IncompleteReadError, ConnectionError) as error:
+            # The server closed an idle keep-alive connection before it read the request: send it
+            # again on a new connection, once, as HTTP clients do (orderId/ts make it safe).
+            if not reused or (isinstance(error, asyncio.IncompleteReadError) and error.partial):
+                raise
+            self.close()
+            await self.open()
+            self.writer.write(raw)
+            head = await self.reader.readuntil(b"\r\n\r\n")
         status = int(head[9:12])
         lower = head.lower()
         at = lower.find(b"\r\ncontent-length:")
@@ -123,6 +139,7 @@ class _RawConnection:
             raise ValueError("response without Content-Length")
         length = int(lower[at + 17: lower.index(b"\r\n", at + 2)])
         body = await self.reader.readexactly(length) if length else b""
+        self.used += 1
         if b"\r\nconnection: close" in lower:
             self.close()
         return status, body
@@ -294,8 +311,14 @@ def _run_generators(kind: str, specs: list[dict], timeout: float, on_go=None) ->
     try:
         for process in processes:
             process.start()
-        for _ in processes:
-            ready.get(timeout=60)
+        waiting, deadline = len(processes), time.monotonic() + 120
+        while waiting:
+            try:
+                ready.get(timeout=0.5)
+                waiting -= 1
+            except queue.Empty:
+                if time.monotonic() > deadline or not all(process.is_alive() for process in processes):
+                    raise RuntimeError("a load generator process died or did not get ready") from None
         if on_go:
             on_go()
         go.set()
@@ -332,6 +355,7 @@ def _reservation_run(url: str, sku: str, args, prefix: str, *, mode: str, attemp
         cpu_before["servers"] = _tree_cpu(measure_pids or [])
         cpu_before["machine"] = _machine_busy_seconds()
         cpu_before["wall"] = time.perf_counter()
+        cpu_before["loadavg"] = os.getloadavg()
 
     answers = _run_generators("reserve", specs, timeout=args.warmup + args.seconds + 300, on_go=on_go)
     wall = time.perf_counter() - cpu_before["wall"]
@@ -354,6 +378,7 @@ def _reservation_run(url: str, sku: str, args, prefix: str, *, mode: str, attemp
         "p99_ms": round(float(np.percentile(lat, 99)), 2),
         "max_ms": round(float(lat.max()), 2),
         "seconds": round(seconds, 2),
+        "load_average_before": [round(x, 2) for x in cpu_before["loadavg"]],
         "cpu_seconds": {
             "load_generator": round(sum(a["cpu_seconds"] for a in answers), 2),
             "server": round(_tree_cpu(measure_pids or []) - cpu_before["servers"], 2),
@@ -654,7 +679,8 @@ def _reservation_variant(name: str, args, ctx: dict) -> dict:
         print(f"[bench]   {timed['reservations_per_second']:,.0f} reservations/s "
               f"({timed['requests_per_second']:,.0f} requests/s), p50 {timed['p50_ms']} ms, "
               f"p99 {timed['p99_ms']} ms; statuses {timed['timed_statuses']}; CPU s over {cpu['wall']}s: "
-              f"server {cpu['server']}, generator {cpu['load_generator']}, machine {cpu['machine']}", flush=True)
+              f"server {cpu['server']}, generator {cpu['load_generator']}, whole machine {cpu['machine']} "
+              f"(load average before {timed['load_average_before'][0]})", flush=True)
         print(f"[bench]   acknowledged 201s {acked:,}, recorded reserved {level['reserved']:,}, rows "
               f"{level['reservation_rows']:,}"
               + ("" if peer else f", ledger == stock_levels: {level['ledger_matches_levels']}"), flush=True)
@@ -719,13 +745,14 @@ def _redis_benchmark(args, tag: str) -> dict:
             print(f"[bench] redis-benchmark EVAL ({label}), 200,000 calls, {args.connections} connections ...",
                   flush=True)
             done = subprocess.run(command, capture_output=True, text=True, timeout=300)
-            lines = [line for line in done.stdout.splitlines() if line.startswith('"')]
-            if done.returncode or len(lines) < 2:
+            rows = list(csv.reader(io.StringIO(done.stdout)))
+            header = next((row for row in rows if row and row[0] == "test"), None)
+            data = [row for row in rows if header and len(row) == len(header) and row[0] != "test"]
+            if done.returncode or not data:
                 out[label] = {"error": (done.stderr or done.stdout)[-500:]}
+                print(f"[bench]   failed: {out[label]['error']}", flush=True)
                 continue
-            header = [h.strip('"') for h in lines[0].split('","')]
-            row = lines[-1].rsplit('","', len(header) - 1)
-            values = dict(zip(header[1:], (float(v.strip('"')) for v in row[1:])))
+            values = {name: float(value) for name, value in zip(header[1:], data[-1][1:])}
             out[label] = {"requests_per_second": values["rps"], "p50_ms": values["p50_latency_ms"],
                           "p99_ms": values["p99_latency_ms"]}
             print(f"[bench]   {values['rps']:,.0f} calls/s, p50 {values['p50_latency_ms']} ms, "
@@ -787,11 +814,12 @@ def _table(report: dict) -> list[str]:
                      f"{r['p50_ms']:>7.2f} {r['p99_ms']:>7.2f}  {r['oversell']:>8}  "
                      f"{check['won_201']:>5}/{check['reserved']:<5}  {ledger:>6}  {r['timed_statuses']}")
     ceiling = report.get("redis_ceiling") or {}
-    for label in ("check_and_decrement", "service_reserve_script"):
+    for label, title in (("check_and_decrement", "redis-bench check+decr"),
+                         ("service_reserve_script", "redis-bench service script")):
         c = ceiling.get(label)
         if c and "requests_per_second" in c:
-            lines.append(f"{'redis-benchmark ' + label[:10]:<26} {c['requests_per_second']:>8,.0f} {'':>8} "
-                         f"{c['p50_ms']:>7.2f} {c['p99_ms']:>7.2f}  (EVAL {label})")
+            lines.append(f"{title:<26} {c['requests_per_second']:>8,.0f} {'':>8} "
+                         f"{c['p50_ms']:>7.2f} {c['p99_ms']:>7.2f}  (EVAL calls/s, the Redis ceiling)")
     if ceiling.get("available") is False:
         lines.append("redis-benchmark            not installed")
     push = report.get("nextengine")

@@ -7,6 +7,7 @@
   hub simulate region ...  run one regional ProductsAPI simulator (--region TW|US|JP)
   hub bench catalog ...    the catalog benchmark (bench/catalog_bench.py)
   hub bench regions ...    the regional distribution benchmark (bench/regions_bench.py)
+  hub bench stock ...      the stock service benchmark (bench/stock_bench.py)
 """
 
 from __future__ import annotations
@@ -45,6 +46,12 @@ def _bench_regions(args: argparse.Namespace) -> int:
     from bench import regions_bench
 
     return regions_bench.run(args)
+
+
+def _bench_stock(args: argparse.Namespace) -> int:
+    from bench import stock_bench
+
+    return stock_bench.run(args)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -88,6 +95,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     regions_bench.add_arguments(regions)
     regions.set_defaults(handler=_bench_regions)
+    stock = bench.add_parser("stock", help="stock service reservations and Next Engine pushes")
+    from bench import stock_bench
+
+    stock_bench.add_arguments(stock)
+    stock.set_defaults(handler=_bench_stock)
     return parser
 
 
