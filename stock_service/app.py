@@ -126,11 +126,8 @@ class StockService:
                           retry_after=1)
         if answer.status_code != 201 and not unlimited:
             await self.redis.give_back(request.sku, request.quantity)
-        if answer.status_code in (201, 409):
-            await self.redis.remember("reserve", request.order_id, answer)
-        else:
-            await self.redis.forget("reserve", request.order_id)
-        await self.redis.invalidate_view(request.sku)
+        await self.redis.settled("reserve", request.order_id, answer if answer.status_code in (201, 409) else None,
+                                 request.sku)
         return answer
 
     async def settle(self, order_id: str, action: str) -> Answer:

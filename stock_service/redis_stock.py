@@ -92,6 +92,19 @@ class RedisStock:
                               orjson.dumps({"status": answer.status_code, "body": answer.body}).decode(),
                               ex=ANSWER_TTL_SECONDS)
 
+    async def settled(self, operation: str, order_id: str, answer: Answer | None, sku: str) -> None:
+        """After the database decided: remember the answer (or forget the pending mark) and drop the
+        SKU's cached view, in one round trip."""
+        async with self.client.pipeline(transaction=False) as pipe:
+            if answer is None:
+                pipe.delete(answer_key(operation, order_id))
+            else:
+                pipe.set(answer_key(operation, order_id),
+                         orjson.dumps({"status": answer.status_code, "body": answer.body}).decode(),
+                         ex=ANSWER_TTL_SECONDS)
+            pipe.delete(view_key(sku))
+            await pipe.execute()
+
     async def forget(self, operation: str, order_id: str) -> None:
         await self.client.delete(answer_key(operation, order_id))
 

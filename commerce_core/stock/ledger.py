@@ -86,93 +86,162 @@ def _ledger(conn: Connection, rows: list[dict]) -> None:
         conn.execute(insert(stock_ledger), rows)
 
 
-def _take_order_slot(conn: Connection, user_id: str, now: datetime) -> float | None:
-    """None if the user may order now (and takes the slot), else the seconds to wait."""
-    statement = _upsert(conn)(stock_user_orders).values(user_id=user_id, last_order_at=now)
-    statement = statement.on_conflict_do_update(
-        index_elements=["user_id"], set_={"last_order_at": now},
-        where=stock_user_orders.c.last_order_at <= now - ORDER_INTERVAL,
-    )
-    if conn.execute(statement).rowcount == 1:
-        return None
-    last = conn.execute(select(stock_user_orders.c.last_order_at)
-                        .where(stock_user_orders.c.user_id == user_id)).scalar_one()
-    return max(0.001, (last + ORDER_INTERVAL - now).total_seconds())
-
-
 def reserve_key(order_id: str) -> str:
     return f"reserve:{order_id}"
 
 
+def _rate_limited(user_id: str, wait: float) -> Answer:
+    return Answer(429, {"error": "rate_limited", "message": f"user {user_id} may place one order per second",
+                        "retryAfter": round(wait, 3)}, retry_after=wait)
+
+
+def _take_order_slots(conn: Connection, requests: Sequence[ReserveRequest], now: datetime) -> dict[str, float]:
+    """One conditional upsert for the batch's users; returns the users who must wait, and how long."""
+    users = list(dict.fromkeys(r.user_id for r in requests))
+    statement = _upsert(conn)(stock_user_orders)
+    statement = statement.on_conflict_do_update(
+        index_elements=["user_id"], set_={"last_order_at": statement.excluded.last_order_at},
+        where=stock_user_orders.c.last_order_at <= now - ORDER_INTERVAL,
+    ).returning(stock_user_orders.c.user_id)
+    took = set(conn.execute(statement, [{"user_id": u, "last_order_at": now} for u in users]).scalars())
+    waiting = [u for u in users if u not in took]
+    if not waiting:
+        return {}
+    last = dict(conn.execute(select(stock_user_orders.c.user_id, stock_user_orders.c.last_order_at)
+                             .where(stock_user_orders.c.user_id.in_(waiting))).all())
+    return {u: max(0.001, (last[u] + ORDER_INTERVAL - now).total_seconds()) for u in waiting}
+
+
 def reserve(conn: Connection, requests: Sequence[ReserveRequest], now: datetime, hold: timedelta, *,
             rate_limit: bool) -> list[Answer]:
-    """Decide a batch of reservations in the caller's transaction (group commit), in order.
+    """Decide a batch of reservations in the caller's transaction (group commit), in arrival order.
 
-    rate_limit: enforce the per-user order interval here (database-only mode; with
-    Redis the fast path already did).
+    Set-based: per SKU one conditional UPDATE takes the whole batch's quantity when
+    it fits (the usual case); only a SKU about to sell out is decided request by
+    request, each again a conditional UPDATE. Rows go in with one multi-row
+    statement per table. rate_limit: enforce the per-user order interval here
+    (database-only mode; with Redis the fast path already did).
     """
+    answers: list[Answer | None] = [None] * len(requests)
     earlier = stored_answers(conn, [reserve_key(r.order_id) for r in requests])
-    answers: list[Answer] = []
-    for request in requests:
-        key = reserve_key(request.order_id)
-        if key in earlier:
-            answers.append(earlier[key])
-            continue
-        if rate_limit:
-            wait = _take_order_slot(conn, request.user_id, now)
-            if wait is not None:
-                answers.append(Answer(429, {"error": "rate_limited", "message":
-                                            f"user {request.user_id} may place one order per second",
-                                            "retryAfter": round(wait, 3)}, retry_after=wait))
-                continue
-        answer = _reserve_one(conn, request, now, hold)
-        if not store_answer(conn, key, answer, now):
-            # The same order id was decided by another transaction that committed first.
-            if answer.status_code == 201:
-                _undo_reservation(conn, request)
-            answer = stored_answers(conn, [key])[key]
-        earlier[key] = answer
-        answers.append(answer)
+    first_of_order: dict[str, int] = {}
+    todo: list[int] = []
+    for index, request in enumerate(requests):
+        if reserve_key(request.order_id) in earlier:
+            answers[index] = earlier[reserve_key(request.order_id)]
+        elif request.order_id not in first_of_order:
+            first_of_order[request.order_id] = index
+            todo.append(index)
+    if rate_limit and todo:
+        first_of_user: dict[str, int] = {}
+        for index in todo:
+            first_of_user.setdefault(requests[index].user_id, index)
+        waits = _take_order_slots(conn, [requests[i] for i in first_of_user.values()], now)
+        kept = []
+        for index in todo:
+            user = requests[index].user_id
+            if user in waits or first_of_user[user] != index:  # a second order in the same instant waits too
+                answers[index] = _rate_limited(user, waits.get(user, 1.0))
+            else:
+                kept.append(index)
+        todo = kept
+    accepted = _take_stock(conn, requests, todo, now, answers)
+    _record_reservations(conn, requests, accepted, now, hold, answers)
+    decided = [i for i in todo if answers[i] is not None and answers[i].status_code in (201, 409)]
+    lost = _store_answers(conn, [(reserve_key(requests[i].order_id), answers[i]) for i in decided], now)
+    if lost:  # decided meanwhile by a transaction that committed first: its answer stands
+        stored = stored_answers(conn, list(lost))
+        for index in decided:
+            key = reserve_key(requests[index].order_id)
+            if key in lost:
+                answers[index] = stored[key]
+    for index, request in enumerate(requests):  # repeats of an order id within the batch
+        if answers[index] is None:
+            answers[index] = answers[first_of_order[request.order_id]]
     return answers
 
 
-def _reserve_one(conn: Connection, request: ReserveRequest, now: datetime, hold: timedelta) -> Answer:
+def _take_stock(conn: Connection, requests: Sequence[ReserveRequest], todo: list[int], now: datetime,
+                answers: list) -> list[int]:
+    by_sku: dict[str, list[int]] = {}
+    for index in todo:
+        by_sku.setdefault(requests[index].sku, []).append(index)
+    accepted: list[int] = []
+    for sku, indexes in by_sku.items():
+        if _take(conn, sku, sum(requests[i].quantity for i in indexes), now):
+            accepted += indexes
+            continue
+        for index in indexes:  # not all fit: first come, first served
+            if _take(conn, sku, requests[index].quantity, now):
+                accepted.append(index)
+        level = get_level(conn, sku)
+        taken = set(accepted)
+        for index in indexes:
+            if index in taken:
+                continue
+            request = requests[index]
+            answers[index] = (
+                Answer(404, {"error": "unknown_sku", "message": f"no stock is kept for SKU {sku}"}) if level is None
+                else Answer(409, {"error": "out_of_stock", "sku": sku, "requested": request.quantity,
+                                  "available": max(0, available(level))})
+            )
+    return accepted
+
+
+def _take(conn: Connection, sku: str, quantity: int, now: datetime) -> bool:
+    """The conditional UPDATE: reserve `quantity` only if it is there (never read-modify-write)."""
     levels = stock_levels.c
-    taken = conn.execute(
+    return conn.execute(
         update(stock_levels)
-        .where(levels.sku == request.sku,
-               or_(levels.unlimited, levels.on_hand - levels.reserved >= request.quantity))
-        .values(reserved=levels.reserved + request.quantity, updated_at=now)
-    ).rowcount
-    if not taken:
-        level = get_level(conn, request.sku)
-        if level is None:
-            return Answer(404, {"error": "unknown_sku", "message": f"no stock is kept for SKU {request.sku}"})
-        return Answer(409, {"error": "out_of_stock", "sku": request.sku, "requested": request.quantity,
-                            "available": max(0, available(level))})
+        .where(levels.sku == sku, or_(levels.unlimited, levels.on_hand - levels.reserved >= quantity))
+        .values(reserved=levels.reserved + quantity, updated_at=now)
+    ).rowcount == 1
+
+
+def _record_reservations(conn: Connection, requests: Sequence[ReserveRequest], accepted: list[int],
+                         now: datetime, hold: timedelta, answers: list) -> None:
+    if not accepted:
+        return
     expires_at = now + hold
-    inserted = conn.execute(
-        _upsert(conn)(stock_reservations).values(
-            order_id=request.order_id, sku=request.sku, user_id=request.user_id, quantity=request.quantity,
-            status="open", created_at=now, expires_at=expires_at, updated_at=now,
-        ).on_conflict_do_nothing(index_elements=["order_id"])
-    ).rowcount
-    if not inserted:  # the order id is already a reservation (decided elsewhere): give the stock back
-        _undo_reservation(conn, request)
-        existing = conn.execute(select(stock_reservations).where(
-            stock_reservations.c.order_id == request.order_id)).first()
-        return Answer(409, {"error": "order_exists", "message": f"order {request.order_id} already holds "
-                            f"{existing.quantity} of {existing.sku}", "reservation": reservation_body(existing)})
-    _ledger(conn, [{"sku": request.sku, "entry_type": "reserve", "on_hand_delta": 0,
-                    "reserved_delta": request.quantity, "order_id": request.order_id, "source": "api",
-                    "created_at": now}])
-    return Answer(201, {"orderId": request.order_id, "sku": request.sku, "quantity": request.quantity,
-                        "status": "open", "expiresAt": expires_at.isoformat()})
+    statement = _upsert(conn)(stock_reservations).on_conflict_do_nothing(
+        index_elements=["order_id"]).returning(stock_reservations.c.order_id)
+    inserted = set(conn.execute(statement, [
+        {"order_id": requests[i].order_id, "sku": requests[i].sku, "user_id": requests[i].user_id,
+         "quantity": requests[i].quantity, "status": "open", "created_at": now, "expires_at": expires_at,
+         "updated_at": now} for i in accepted
+    ]).scalars())
+    ledger_rows = []
+    for index in accepted:
+        request = requests[index]
+        if request.order_id in inserted:
+            ledger_rows.append({"sku": request.sku, "entry_type": "reserve", "on_hand_delta": 0,
+                                "reserved_delta": request.quantity, "order_id": request.order_id, "source": "api",
+                                "created_at": now})
+            answers[index] = Answer(201, {"orderId": request.order_id, "sku": request.sku,
+                                          "quantity": request.quantity, "status": "open",
+                                          "expiresAt": expires_at.isoformat()})
+        else:  # the order id already holds a reservation (decided elsewhere): give the stock back
+            conn.execute(update(stock_levels).where(stock_levels.c.sku == request.sku)
+                         .values(reserved=stock_levels.c.reserved - request.quantity))
+            existing = conn.execute(select(stock_reservations).where(
+                stock_reservations.c.order_id == request.order_id)).first()
+            answers[index] = Answer(409, {"error": "order_exists", "message": f"order {request.order_id} already "
+                                          f"holds {existing.quantity} of {existing.sku}",
+                                          "reservation": reservation_body(existing)})
+    _ledger(conn, ledger_rows)
 
 
-def _undo_reservation(conn: Connection, request: ReserveRequest) -> None:
-    conn.execute(update(stock_levels).where(stock_levels.c.sku == request.sku)
-                 .values(reserved=stock_levels.c.reserved - request.quantity))
+def _store_answers(conn: Connection, items: list[tuple[str, Answer]], now: datetime) -> set[str]:
+    """Store first answers; returns the keys another transaction had answered already."""
+    if not items:
+        return set()
+    statement = _upsert(conn)(stock_answers).on_conflict_do_nothing(
+        index_elements=["idempotency_key"]).returning(stock_answers.c.idempotency_key)
+    stored = set(conn.execute(statement, [
+        {"idempotency_key": key, "status_code": answer.status_code, "body": answer.json().decode(),
+         "created_at": now} for key, answer in items
+    ]).scalars())
+    return {key for key, _ in items} - stored
 
 
 def reservation_body(row) -> dict:
