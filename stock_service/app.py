@@ -30,6 +30,8 @@ MAX_BODY = 1 << 20
 MAX_BULK = 5000
 VIEW_TTL_SECONDS = 2.0
 _ID = re.compile(r"^[\w.:@\-]{1,128}$")
+# A SKU is whatever the stock system calls it (Next Engine codes may hold & or Japanese text).
+_SKU = re.compile(r"^[^\x00-\x1f\x7f/]{1,128}$")
 
 
 class BadInput(Exception):
@@ -51,6 +53,12 @@ def _bad(error: BadInput) -> Response:
 def _identifier(value, field: str) -> str:
     if not isinstance(value, str) or not _ID.match(value):
         raise BadInput(field, "required: 1-128 letters, digits or . : @ _ -")
+    return value
+
+
+def _sku(value) -> str:
+    if not isinstance(value, str) or not _SKU.match(value):
+        raise BadInput("sku", "required: 1-128 characters, no control characters or /")
     return value
 
 
@@ -100,6 +108,9 @@ class StockService:
                 return Answer(404, {"error": "unknown_sku", "message": f"no stock is kept for SKU {request.sku}"})
             await self.redis.load(request.sku, ledger.available(level))
             fast = await self.redis.try_reserve(request.sku, request.order_id, request.user_id, request.quantity)
+            if fast.kind == "MISSING":  # evicted again at once: do not guess, let the client retry
+                return Answer(503, {"error": "unavailable", "message": "stock cache is reloading; retry"},
+                              retry_after=1)
         if fast.kind == "ANSWER":
             return stored_answer(fast.value)
         if fast.kind == "PENDING":
@@ -227,7 +238,7 @@ def create_app(settings: ServiceSettings | None = None) -> Starlette:
 
     async def reserve(request: Request) -> Response:
         try:
-            sku = _identifier(request.path_params["sku"], "sku")
+            sku = _sku(request.path_params["sku"])
             body = await _body(request)
             reservation = ReserveRequest(
                 order_id=_identifier(body.get("orderId"), "orderId"),
@@ -250,7 +261,7 @@ def create_app(settings: ServiceSettings | None = None) -> Starlette:
 
     async def stock(request: Request) -> Response:
         try:
-            sku = _identifier(request.path_params["sku"], "sku")
+            sku = _sku(request.path_params["sku"])
         except BadInput as error:
             return _bad(error)
         return _json(await service.view(sku))
@@ -278,7 +289,10 @@ def create_app(settings: ServiceSettings | None = None) -> Starlette:
             for n, item in enumerate(items):
                 if not isinstance(item, dict):
                     raise BadInput(f"items[{n}]", "must be an object")
-                sku = _identifier(item.get("sku"), f"items[{n}].sku")
+                try:
+                    sku = _sku(item.get("sku"))
+                except BadInput as error:
+                    raise BadInput(f"items[{n}].sku", error.rule) from None
                 if sku in seen:
                     raise BadInput(f"items[{n}].sku", f"{sku} appears twice")
                 seen.add(sku)

@@ -169,3 +169,16 @@ def test_nextengine_pushes_set_stock_once_in_order(database_url, mode):
         outcomes = conn.execute(select(inventory_sync_log.c.outcome).where(inventory_sync_log.c.sku == sku)
                                 .order_by(inventory_sync_log.c.id)).scalars().all()
     assert outcomes == ["applied", "stale", "applied"]
+
+
+def test_a_code_with_ampersand_and_japanese_text_is_pushed_and_reserved(database_url, mode):
+    from urllib.parse import quote
+
+    code = f"テスト&<\"商品'>-{unique('x')}"
+    with served(service_settings(database_url, mode == "redis")) as client:
+        assert _push(client, code, "2", datetime.now(timezone.utc) - timedelta(minutes=1)) == 0
+        path = quote(code, safe="")
+        assert client.get(f"/stock/{path}").json()["available"] == 2
+        answer = client.post(f"/stock/{path}/reservations", json={"orderId": unique("o"), "userId": unique("u"),
+                                                                    "quantity": 2})
+        assert answer.status_code == 201 and answer.json()["sku"] == code
