@@ -17,6 +17,7 @@ from functools import partial
 import orjson
 from sqlalchemy import Engine, and_, or_, select
 
+from commerce_core.bulk_work import fewer_gc_passes
 from commerce_core.catalog.pending import iter_pending
 from commerce_core.catalog.supplier_staging import DELETED_HASH
 from commerce_core.db.cursors import utcnow
@@ -116,6 +117,7 @@ def _children(product_id: uuid.UUID, product: dict) -> tuple[list, list, list]:
     return translations, prices, images
 
 
+@fewer_gc_passes()
 def write_pending(engine: Engine, supplier_id: str, *, actor: str, batch_size: int = 10_000,
                   progress: Callable[[CatalogWriteResult], None] | None = None) -> CatalogWriteResult:
     result = CatalogWriteResult()

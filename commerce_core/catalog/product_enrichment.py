@@ -19,6 +19,7 @@ from functools import partial
 import orjson
 from sqlalchemy import Engine, and_, or_, select
 
+from commerce_core.bulk_work import fewer_gc_passes
 from commerce_core.catalog.enrichment import CATALOG_LANGUAGES, Enricher, Enrichment, enrichable_text, text_hash
 from commerce_core.catalog.models import canonical_json, hash_bytes
 from commerce_core.catalog.pending import iter_pending
@@ -84,6 +85,7 @@ def enriched_content_hash(product_hash: str, enrichment_json: bytes) -> str:
     return hash_bytes(product_hash.encode() + b":" + enrichment_json)
 
 
+@fewer_gc_passes()
 def enrich_pending(engine: Engine, supplier_id: str, job_id: uuid.UUID, enricher: Enricher, *,
                    batch_size: int = 10_000, concurrency: int = 1,
                    progress: Callable[[EnrichmentResult], None] | None = None) -> EnrichmentResult:

@@ -10,6 +10,7 @@ from functools import partial
 import orjson
 from sqlalchemy import Engine, and_, or_, select
 
+from commerce_core.bulk_work import fewer_gc_passes
 from commerce_core.catalog.models import content_hash
 from commerce_core.catalog.pending import iter_pending
 from commerce_core.catalog.serp_mapping import map_serp_record, validate_serp_record
@@ -52,6 +53,7 @@ def pending_records(supplier_id: str):
     )
 
 
+@fewer_gc_passes()
 def validate_pending(engine: Engine, supplier_id: str, job_id: uuid.UUID, *, batch_size: int = 10_000,
                      validate: Validator = validate_serp_record, mapper: Mapper = map_serp_record,
                      progress: Callable[[ValidationResult], None] | None = None,

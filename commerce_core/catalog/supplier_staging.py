@@ -16,6 +16,7 @@ from functools import partial
 import orjson
 from sqlalchemy import Engine, select
 
+from commerce_core.bulk_work import fewer_gc_passes
 from commerce_core.catalog.models import canonical_json, hash_bytes, parse_utc
 from commerce_core.db.lookup import in_keys
 from commerce_core.db.cursors import utcnow
@@ -77,6 +78,7 @@ def _regroup(batches: Iterable[list], size: int) -> Iterable[list]:
         yield group
 
 
+@fewer_gc_passes()
 def stage_batches(engine: Engine, supplier_id: str, batches: Iterable[list], job_id: uuid.UUID,
                   progress: Callable[[StagingResult], None] | None = None) -> StagingResult:
     """Stage raw records in transactions of about STAGING_BATCH records; returns what happened."""

@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, insert, update
 
+from commerce_core.bulk_work import fewer_gc_passes
 from commerce_core.db.bulk import refresh_statistics, save_rows
 from commerce_core.db.cursors import get_cursor, set_cursor, utcnow
 from commerce_core.db.schema import region_deliveries, region_sync_logs
@@ -111,6 +112,7 @@ class _DeliveryStatistics:
             self.added = 0
 
 
+@fewer_gc_passes()
 def sync_region(engine: Engine, region: RegionConfig, client: RegionProductsClient, fx: FxRates, *,
                 run_id: str | None, trigger: str, resend_all: bool = False, concurrency: int = 8,
                 chunk_size: int = 20_000, product_ids: list[uuid.UUID] | None = None,
