@@ -190,7 +190,7 @@ def run(args: argparse.Namespace) -> int:
         _seed_catalog(database_url, args.products)
         regions_file = _regions_file(RESULTS_DIR.parent / f".regions-{schema}.toml",
                                      {code: url for code, (_, url) in simulators.items()})
-        print(f"[bench] syncing TW, US and JP at once (one process per region run) ...", flush=True)
+        print("[bench] syncing TW, US and JP at once (one process per region run) ...", flush=True)
         context = multiprocessing.get_context("spawn")
         queue = context.Queue()
         simulator_cpu_before = {code: _process_cpu_seconds(process.pid) for code, (process, _) in simulators.items()}

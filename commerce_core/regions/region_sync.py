@@ -28,7 +28,7 @@ from commerce_core.regions import dead_letters
 from commerce_core.regions.central_products import iter_due_products
 from commerce_core.regions.client import RegionProductsClient
 from commerce_core.regions.config import RegionConfig
-from commerce_core.regions.delivery import ChunkOutcome, Failure, RegionDelivery
+from commerce_core.regions.delivery import ChunkOutcome, RegionDelivery
 from commerce_core.regions.fx import FxRates
 from commerce_core.regions.regional_product import iso_utc
 

@@ -75,10 +75,7 @@ def stored_answers(conn: Connection, keys: Sequence[str]) -> dict[str, Answer]:
 
 def store_answer(conn: Connection, key: str, answer: Answer, now: datetime) -> bool:
     """False when another transaction already answered this key (its answer wins)."""
-    statement = _upsert(conn)(stock_answers).values(
-        idempotency_key=key, status_code=answer.status_code, body=answer.json().decode(), created_at=now
-    ).on_conflict_do_nothing(index_elements=["idempotency_key"])
-    return conn.execute(statement).rowcount == 1
+    return not _store_answers(conn, [(key, answer)], now)
 
 
 def _ledger(conn: Connection, rows: list[dict]) -> None:
