@@ -5,6 +5,7 @@
   hub serve stock ...      run the stock service (python -m stock_service)
   hub simulate serp ...    run the SERP supplier simulator
   hub simulate region ...  run one regional ProductsAPI simulator (--region TW|US|JP)
+  hub simulate nextengine  run the Next Engine REST simulator (rotating tokens)
   hub bench catalog ...    the catalog benchmark (bench/catalog_bench.py)
   hub bench regions ...    the regional distribution benchmark (bench/regions_bench.py)
   hub bench stock ...      the stock service benchmark (bench/stock_bench.py)
@@ -16,7 +17,7 @@ import argparse
 import sys
 
 from hub_cli import demo
-from simulators import region_products, serp_supplier
+from simulators import nextengine, region_products, serp_supplier
 
 
 def _db_upgrade(args: argparse.Namespace) -> int:
@@ -83,6 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
     region = simulators.add_parser("region", help="a regional ProductsAPI (contracts/region-productsapi.md)")
     region_products.add_arguments(region)
     region.set_defaults(handler=lambda args: region_products.run(args) or 0)
+    next_engine = simulators.add_parser("nextengine", help="Next Engine REST API (contracts/nextengine.md)")
+    nextengine.add_arguments(next_engine)
+    next_engine.set_defaults(handler=lambda args: nextengine.run(args) or 0)
 
     bench = commands.add_parser("bench", help="benchmarks").add_subparsers(dest="bench", required=True)
     catalog = bench.add_parser("catalog", help="SERP -> central catalog throughput")

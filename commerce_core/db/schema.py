@@ -352,3 +352,20 @@ stock_discrepancies = Table(
     Column("dagster_run_id", String(64)),
     Index(None, "checked_at"),
 )
+
+# --- Platform connectors (seeds/002) ----------------------------------------------
+
+# OAuth tokens per platform and shop (seeds/002 oauth_tokens). Next Engine rotates
+# both tokens on every call: the newest pair is written before the answer is used.
+oauth_tokens = Table(
+    "oauth_tokens",
+    metadata,
+    Column("platform", String(32), primary_key=True),
+    Column("shop", String(128), primary_key=True),
+    Column("access_token", String(512), nullable=False),
+    Column("access_token_expires_at", UtcDateTime),
+    Column("refresh_token", String(512), nullable=False),
+    Column("refresh_token_expires_at", UtcDateTime),
+    Column("rotations", Integer, nullable=False, default=0),
+    Column("updated_at", UtcDateTime, nullable=False),
+)

@@ -145,6 +145,10 @@ class ResilientHttpClient:
     def post_json(self, path: str, body: object):
         return self._call("POST", path, content=orjson.dumps(body), headers={"Content-Type": "application/json"})
 
+    def post_form(self, path: str, fields: Mapping[str, str]):
+        """application/x-www-form-urlencoded (Next Engine); the answer is JSON like every other."""
+        return self._call("POST", path, data=dict(fields))
+
     def close(self) -> None:
         self._client.close()
 

@@ -1,0 +1,1 @@
+"""Multi-platform connectors (seeds/002): Shopline and Next Engine."""
