@@ -7,7 +7,7 @@ a tick retried after a failure asks for the same runs and Dagster starts each
 once.
 """
 
-from dagster import RunRequest, SensorEvaluationContext, SensorResult, SkipReason, sensor
+from dagster import DefaultSensorStatus, RunRequest, SensorEvaluationContext, SensorResult, SkipReason, sensor
 from sqlalchemy import select
 
 from commerce_core.db.schema import products, stock_ledger, stock_levels
@@ -21,7 +21,7 @@ MAX_EVENTS_PER_TICK = 20_000
 MAX_PRODUCTS_PER_RUN = 5_000
 
 
-@sensor(job=region_sync_job, minimum_interval_seconds=30,
+@sensor(job=region_sync_job, minimum_interval_seconds=30, default_status=DefaultSensorStatus.RUNNING,
         description="Stock pushes, adjustments and sell-outs → a targeted refresh of those products in every region.")
 def stock_events_sensor(context: SensorEvaluationContext, catalog_db: CatalogDatabase):
     after = int(context.cursor or 0)
