@@ -10,21 +10,17 @@ save and commit per product, 500 ms between pages of 100) on a smaller count.
 from __future__ import annotations
 
 import argparse
-import json
 import resource
-import socket
 import subprocess
 import sys
 import time
-import uuid
-from contextlib import closing
 from datetime import datetime, timezone
-from pathlib import Path
 
 import httpx
 from dagster import DagsterInstance, materialize
-from sqlalchemy import create_engine, select
+from sqlalchemy import select
 
+from bench.common import DEFAULT_POSTGRES_URL, BenchSchema, fresh_schema, free_port, write_results
 from commerce_core.catalog.enrichment import OfflineEnricher, enrichable_text
 from commerce_core.catalog.models import product_uuid
 from commerce_core.catalog.serp_mapping import map_serp_record, validate_serp_record
@@ -34,7 +30,6 @@ from commerce_core.db.schema import product_images, product_prices, product_tran
 from hub_assets.catalog import CATALOG_ASSETS
 from resources import CatalogDatabase, EnricherResource, SerpSupplierResource
 
-RESULTS_DIR = Path(__file__).with_name("results")
 STAGES = ["serp_products", "validated_products", "enriched_products", "central_catalog"]
 API_KEY = "bench-key"
 
@@ -43,19 +38,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--products", type=int, default=100_000)
     parser.add_argument("--baseline-products", type=int, default=10_000,
                         help="products for the seed-style baseline (0 skips it)")
-    parser.add_argument("--postgres-url", default="postgresql+psycopg2://postgres@127.0.0.1:5432/test",
+    parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES_URL,
                         help="server to benchmark on; a fresh schema is created and dropped")
     parser.add_argument("--keep-schema", action="store_true")
 
 
-def _free_port() -> int:
-    with closing(socket.socket()) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _start_simulator(products: int) -> tuple[subprocess.Popen, str]:
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "simulators.serp_supplier", "--port", str(port), "--products", str(products),
          "--api-key", API_KEY, "--seed", "2026"],
@@ -152,13 +141,16 @@ def _seed_style_import(database_url: str, serp_url: str, count: int) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    schema = f"bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(args.postgres_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
-    database_url = f"{args.postgres_url}?options=-csearch_path%3D{schema}"
-    simulator, serp_url = _start_simulator(max(args.products, args.baseline_products))
     report: dict = {"products": args.products, "started_at": datetime.now(timezone.utc).isoformat()}
+    with fresh_schema(args.postgres_url, keep=args.keep_schema) as bench_schema:
+        _run_in(bench_schema, args, report)
+    write_results("catalog", report)
+    return 0
+
+
+def _run_in(bench_schema: BenchSchema, args: argparse.Namespace, report: dict) -> None:
+    schema, database_url = bench_schema.name, bench_schema.database_url
+    simulator, serp_url = _start_simulator(max(args.products, args.baseline_products))
     try:
         upgrade(database_url)
         instance = DagsterInstance.ephemeral()
@@ -187,12 +179,3 @@ def run(args: argparse.Namespace) -> int:
     finally:
         simulator.terminate()
         simulator.wait(timeout=10)
-        get_engine(database_url).dispose()
-        if not args.keep_schema:
-            with admin.connect() as conn:
-                conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-    RESULTS_DIR.mkdir(exist_ok=True)
-    out = RESULTS_DIR / f"catalog-{datetime.now(timezone.utc):%Y%m%dT%H%M%S}.json"
-    out.write_text(json.dumps(report, indent=2))
-    print(f"[bench] written {out}")
-    return 0

@@ -26,9 +26,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import httpx
-from sqlalchemy import create_engine
 
-from bench.catalog_bench import RESULTS_DIR, _free_port
+from bench.common import DEFAULT_POSTGRES_URL, RESULTS_DIR, BenchSchema, fresh_schema, free_port, write_results
 from commerce_core.db.bulk import insert_rows, refresh_statistics
 from commerce_core.db.engine import get_engine
 from commerce_core.db.migrate import upgrade
@@ -47,7 +46,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--products", type=int, default=100_000)
     parser.add_argument("--baseline-products", type=int, default=10_000, help="0 skips the seed-style baseline")
     parser.add_argument("--concurrency", type=int, default=8, help="batches in flight per region")
-    parser.add_argument("--postgres-url", default="postgresql+psycopg2://postgres@127.0.0.1:5432/test")
+    parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES_URL)
     parser.add_argument("--keep-schema", action="store_true")
 
 
@@ -92,7 +91,7 @@ def _seed_catalog(database_url: str, count: int) -> None:
 
 
 def _start_region(code: str) -> tuple[subprocess.Popen, str]:
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen([sys.executable, "-m", "simulators.region_products", "--region", code,
                                 "--port", str(port)], stdout=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
@@ -177,13 +176,16 @@ def _process_cpu_seconds(pid: int) -> float:
 
 
 def run(args: argparse.Namespace) -> int:
-    schema = f"bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(args.postgres_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
-    database_url = f"{args.postgres_url}?options=-csearch_path%3D{schema}"
-    simulators = {code: _start_region(code) for code in REGIONS}
     report: dict = {"products": args.products, "started_at": datetime.now(timezone.utc).isoformat()}
+    with fresh_schema(args.postgres_url, keep=args.keep_schema) as bench_schema:
+        _run_in(bench_schema, args, report)
+    write_results("regions", report)
+    return 0
+
+
+def _run_in(bench_schema: BenchSchema, args: argparse.Namespace, report: dict) -> None:
+    schema, database_url = bench_schema.name, bench_schema.database_url
+    simulators = {code: _start_region(code) for code in REGIONS}
     try:
         upgrade(database_url)
         print(f"[bench] filling the central catalog with {args.products:,} products ...", flush=True)
@@ -248,12 +250,3 @@ def run(args: argparse.Namespace) -> int:
         for process, _ in simulators.values():
             process.terminate()
             process.wait(timeout=10)
-        get_engine(database_url).dispose()
-        if not args.keep_schema:
-            with admin.connect() as conn:
-                conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-    RESULTS_DIR.mkdir(exist_ok=True)
-    out = RESULTS_DIR / f"regions-{datetime.now(timezone.utc):%Y%m%dT%H%M%S}.json"
-    out.write_text(json.dumps(report, indent=2))
-    print(f"[bench] written {out}")
-    return 0

@@ -54,7 +54,7 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 
-from bench.catalog_bench import RESULTS_DIR, _free_port
+from bench.common import DEFAULT_POSTGRES_URL, free_port, write_results
 
 REPO = Path(__file__).resolve().parents[1]
 ALL_VARIANTS = ("redis", "db", "seeds", "rowlock", "redis-2w", "ceiling", "nextengine")
@@ -83,7 +83,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--connections", type=int, default=64, help="concurrent connections in total")
     parser.add_argument("--load-processes", type=int, default=1, help="load generator processes")
     parser.add_argument("--client", choices=("raw", "httpx"), default="raw", help="load generator HTTP client")
-    parser.add_argument("--postgres-url", default="postgresql+psycopg2://postgres@127.0.0.1:5432/test",
+    parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES_URL,
                         help="server to benchmark on; a fresh schema is created and dropped")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0",
                         help="keys are namespaced by a run tag and removed afterwards")
@@ -515,7 +515,7 @@ class _Server:
 
     def __init__(self, label: str, command: list[str], env: dict, logdir: Path, processes: int = 1):
         self.label = label
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = logdir / f"{label}.log"
         with open(self.log, "wb") as log:
@@ -918,8 +918,5 @@ def run(args: argparse.Namespace) -> int:
         print(f"[bench] {line}", flush=True)
     for goal, value in report.get("goals", {}).items():
         print(f"[bench] goal {goal}: {value}", flush=True)
-    RESULTS_DIR.mkdir(exist_ok=True)
-    out = RESULTS_DIR / f"stock-{datetime.now(timezone.utc):%Y%m%dT%H%M%S}.json"
-    out.write_text(json.dumps(report, indent=2, default=str))
-    print(f"[bench] written {out}")
+    write_results("stock", report)
     return 0
