@@ -2,7 +2,7 @@
 
 from contextlib import closing
 
-from dagster import AssetSelection, Config, OpExecutionContext, Output, define_asset_job, job, op
+from dagster import AssetSelection, Config, Failure, OpExecutionContext, Output, define_asset_job, job, op
 from pydantic import Field
 
 from commerce_core.db.cursors import utcnow
@@ -35,7 +35,7 @@ def retry_region_dead_letters(context: OpExecutionContext, config: DeadLetterRet
     regions_file = regions.load()
     engine = catalog_db.engine
     result = retry_dead_letters(
-        engine, {region.code: region for region in regions_file.regions},
+        engine, {region.code: region for region in regions_file.enabled()},
         lambda region: regions.create_client(region, on_retry=context.log.warning), fx.rates(regions_file),
         limit=config.limit, max_tries=config.max_tries, concurrency=regions.concurrency,
     )
@@ -56,6 +56,9 @@ def retry_region_dead_letters(context: OpExecutionContext, config: DeadLetterRet
             dead_letters.mark_alerted(conn, [item["id"] for item in result.newly_exhausted], utcnow())
     with engine.connect() as conn:
         backlog = dead_letters.backlog(conn)
+    if result.refused_regions:  # after every other region was retried and recorded
+        raise Failure(description="regions refused our credentials (their items were left untouched): "
+                      + "; ".join(f"{code}: {error}" for code, error in result.refused_regions.items()))
     return Output(
         None,
         metadata={

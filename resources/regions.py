@@ -61,8 +61,8 @@ class FxRatesResource(ConfigurableResource):
             return regions.fx
         try:
             return FxRates({currency: Decimal(rate) for currency, rate in self.per_twd.items()})
-        except InvalidOperation:
-            raise ConfigurationError(f"FX rates must be decimal strings, got {self.per_twd}") from None
+        except (InvalidOperation, ValueError) as error:
+            raise ConfigurationError(f"FX rates must be positive decimal strings, got {self.per_twd}: {error}") from None
 
 
 class NotifierResource(ConfigurableResource):

@@ -7,8 +7,12 @@ a tick retried after a failure asks for the same runs and Dagster starts each
 once.
 """
 
+from datetime import timedelta
+
 from dagster import DefaultSensorStatus, RunRequest, SensorEvaluationContext, SensorResult, SkipReason, sensor
 from sqlalchemy import select
+
+from commerce_core.db.cursors import utcnow
 
 from commerce_core.db.schema import products, stock_ledger, stock_levels
 from commerce_core.regions.config import load_regions
@@ -19,6 +23,9 @@ EVENT_TYPES = ("push", "adjust")  # stock set by Next Engine or the catalog
 SALE_TYPES = ("reserve", "confirm")  # these matter when they sell a SKU out
 MAX_EVENTS_PER_TICK = 20_000
 MAX_PRODUCTS_PER_RUN = 5_000
+# Ledger ids are taken before commit: a row may become visible after a higher id was read. Rows
+# younger than this are left for the next tick, so the cursor never passes an uncommitted one.
+COMMIT_LAG = timedelta(seconds=10)
 
 
 @sensor(job=region_sync_job, minimum_interval_seconds=30, default_status=DefaultSensorStatus.RUNNING,
@@ -29,7 +36,8 @@ def stock_events_sensor(context: SensorEvaluationContext, catalog_db: CatalogDat
     with catalog_db.engine.connect() as conn:
         events = conn.execute(
             select(ledger.id, ledger.sku, ledger.entry_type)
-            .where(ledger.id > after, ledger.entry_type.in_(EVENT_TYPES + SALE_TYPES))
+            .where(ledger.id > after, ledger.entry_type.in_(EVENT_TYPES + SALE_TYPES),
+                   ledger.created_at <= utcnow() - COMMIT_LAG)
             .order_by(ledger.id).limit(MAX_EVENTS_PER_TICK)
         ).all()
         if not events:

@@ -31,9 +31,17 @@ log = logging.getLogger("stock_service")
 MAX_BODY = 1 << 20
 MAX_BULK = 5000
 VIEW_TTL_SECONDS = 2.0
-_ID = re.compile(r"^[\w.:@\-]{1,128}$")
+_ID = re.compile(r"[\w.:@\-]{1,128}")
 # A SKU is whatever the stock system calls it (Next Engine codes may hold & or Japanese text).
-_SKU = re.compile(r"^[^\x00-\x1f\x7f/]{1,128}$")
+_SKU = re.compile(r"[^\x00-\x1f\x7f/]{1,128}")
+
+
+UNAVAILABLE = Answer(503, {"error": "unavailable", "message": "not recorded (the database is unavailable); retry"},
+                     retry_after=1)
+
+
+class _AnsweredMeanwhile(Exception):
+    """Another request with the same idempotency key committed first."""
 
 
 class BadInput(Exception):
@@ -53,13 +61,13 @@ def _bad(error: BadInput) -> Response:
 
 
 def _identifier(value, field: str) -> str:
-    if not isinstance(value, str) or not _ID.match(value):
+    if not isinstance(value, str) or not _ID.fullmatch(value):
         raise BadInput(field, "required: 1-128 letters, digits or . : @ _ -")
     return value
 
 
 def _sku(value) -> str:
-    if not isinstance(value, str) or not _SKU.match(value):
+    if not isinstance(value, str) or not _SKU.fullmatch(value):
         raise BadInput("sku", "required: 1-128 characters, no control characters or /")
     return value
 
@@ -102,7 +110,11 @@ class StockService:
     # -- reservations ---------------------------------------------------------------
     async def reserve(self, request: ReserveRequest) -> Answer:
         if self.redis is None:
-            return await self.committer.reserve(request)
+            try:
+                return await self.committer.reserve(request)
+            except Exception:
+                log.exception("reservation %s could not be committed", request.order_id)
+                return UNAVAILABLE
         fast = await self.redis.try_reserve(request.sku, request.order_id, request.user_id, request.quantity)
         if fast.kind == "MISSING":
             level = await run_in_threadpool(self._level, request.sku)
@@ -130,25 +142,31 @@ class StockService:
         unlimited = int(fast.value) == -1
         try:
             answer = await self.committer.reserve(request)
-        except Exception:
+        except BaseException:  # includes a cancelled request: the stock held back here goes back
             log.exception("reservation %s could not be committed", request.order_id)
             if not unlimited:
                 await self.redis.give_back(request.sku, request.quantity)
             await self.redis.forget("reserve", request.order_id)
-            return Answer(503, {"error": "unavailable", "message": "the reservation was not recorded; retry"},
-                          retry_after=1)
-        if answer.status_code != 201 and not unlimited:
+            return UNAVAILABLE
+        if not answer.fresh and not unlimited:  # refused, or a replay of an earlier decision: nothing new taken
             await self.redis.give_back(request.sku, request.quantity)
         await self.redis.settled("reserve", request.order_id, answer if answer.status_code in (201, 409) else None,
                                  request.sku)
         return answer
 
     async def settle(self, order_id: str, action: str) -> Answer:
-        settlement = await run_in_threadpool(self._settle, order_id, action)
+        try:
+            settlement = await run_in_threadpool(self._settle, order_id, action)
+        except Exception:
+            log.exception("%s of %s could not be committed", action, order_id)
+            return UNAVAILABLE
         if self.redis and settlement.moved:
-            if action in ("release", "expire"):  # a confirmed sale leaves availability as it was
-                await self.redis.give_back(settlement.sku, settlement.quantity)
-            await self.redis.invalidate_view(settlement.sku)
+            try:
+                if action in ("release", "expire"):  # a confirmed sale leaves availability as it was
+                    await self.redis.give_back(settlement.sku, settlement.quantity)
+                await self.redis.invalidate_view(settlement.sku)
+            except Exception:  # committed already: reconciliation repairs the counter
+                log.exception("Redis not updated after %s of %s", action, order_id)
         return settlement.answer
 
     def _settle(self, order_id: str, action: str) -> ledger.Settlement:
@@ -184,26 +202,42 @@ class StockService:
         return Answer(200, body)
 
     async def set_levels(self, key: str, items: list[tuple[str, int | None]], source: str) -> Answer:
-        answer, changes = await run_in_threadpool(self._set_levels, key, items, source)
+        try:
+            answer, changes = await run_in_threadpool(self._set_levels, key, items, source)
+        except Exception:
+            log.exception("bulk stock set %s could not be committed", key)
+            return UNAVAILABLE
         if self.redis:
-            for sku, delta, was_unlimited, unlimited in changes:
-                if unlimited or was_unlimited:
-                    level = await run_in_threadpool(self._level, sku)
-                    await self.redis.set_available(sku, ledger.available(level))
-                else:
-                    await self.redis.give_back(sku, delta)
-                await self.redis.invalidate_view(sku)
+            try:
+                for sku, delta, was_unlimited, unlimited in changes:
+                    await self._move_counter(sku, delta, was_unlimited, unlimited)
+            except Exception:  # committed already: reconciliation repairs the counters
+                log.exception("Redis not updated after bulk stock set %s", key)
         return answer
+
+    async def _move_counter(self, sku: str, delta: int, was_unlimited: bool, unlimited: bool) -> None:
+        if unlimited or was_unlimited:
+            level = await run_in_threadpool(self._level, sku)
+            await self.redis.set_available(sku, ledger.available(level))
+        else:
+            await self.redis.give_back(sku, delta)
+        await self.redis.invalidate_view(sku)
 
     def _set_levels(self, key: str, items: list[tuple[str, int | None]], source: str):
         now = utcnow()
-        with self.engine.begin() as conn:
-            earlier = ledger.stored_answers(conn, [f"set:{key}"]).get(f"set:{key}")
-            if earlier is not None:
-                return earlier, []
-            changes = [(sku, *ledger.set_stock(conn, sku, quantity, now, source=source)) for sku, quantity in items]
-            answer = Answer(200, {"updated": len(items)})
-            ledger.store_answer(conn, f"set:{key}", answer, now)
+        try:
+            with self.engine.begin() as conn:
+                earlier = ledger.stored_answers(conn, [f"set:{key}"]).get(f"set:{key}")
+                if earlier is not None:
+                    return earlier, []
+                answer = Answer(200, {"updated": len(items)})
+                if not ledger.store_answer(conn, f"set:{key}", answer, now):
+                    raise _AnsweredMeanwhile
+                changes = [(sku, *ledger.set_stock(conn, sku, quantity, now, source=source))
+                           for sku, quantity in sorted(items)]  # one lock order: no deadlocks
+        except _AnsweredMeanwhile:  # the same key ran concurrently and won: its answer, no second effect
+            with self.engine.connect() as conn:
+                return ledger.stored_answers(conn, [f"set:{key}"])[f"set:{key}"], []
         return answer, changes
 
     # -- Next Engine stock push -----------------------------------------------------------
@@ -220,13 +254,10 @@ class StockService:
             log.exception("Next Engine push for %s could not be recorded", push.code)
             return nextengine_push.response_xml(push.arguments, nextengine_push.PROCESSED_SYSTEM_ERROR), -3
         if self.redis and change is not None:
-            delta, was_unlimited, unlimited = change
-            if unlimited or was_unlimited:
-                level = await run_in_threadpool(self._level, push.code)
-                await self.redis.set_available(push.code, ledger.available(level))
-            else:
-                await self.redis.give_back(push.code, delta)
-            await self.redis.invalidate_view(push.code)
+            try:
+                await self._move_counter(push.code, *change)
+            except Exception:  # recorded and applied: reconciliation repairs the counter
+                log.exception("Redis not updated after Next Engine push for %s", push.code)
         return nextengine_push.response_xml(push.arguments, nextengine_push.PROCESSED_OK), 0
 
     def _apply_push(self, push: nextengine_push.StockPush):
@@ -271,7 +302,11 @@ def create_app(settings: ServiceSettings | None = None) -> Starlette:
     async def low_stock(request: Request) -> Response:
         try:
             raw = request.query_params.get("below", "10")
-            threshold = _quantity(int(raw) if raw.lstrip("-").isdigit() else None, "below", minimum=1)
+            try:
+                number = int(raw) if len(raw) <= 10 else None
+            except ValueError:
+                number = None
+            threshold = _quantity(number, "below", minimum=1)
         except BadInput as error:
             return _bad(error)
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import queue
 import threading
-from collections.abc import Callable
 from datetime import timedelta
 
 from sqlalchemy import Engine
@@ -24,13 +23,11 @@ _STOP = object()
 
 
 class GroupCommitter:
-    def __init__(self, engine: Engine, hold: timedelta, *, rate_limit: bool, max_batch: int = 256,
-                 on_batch: Callable[[int], None] | None = None):
+    def __init__(self, engine: Engine, hold: timedelta, *, rate_limit: bool, max_batch: int = 256):
         self.engine = engine
         self.hold = hold
         self.rate_limit = rate_limit
         self.max_batch = max_batch
-        self.on_batch = on_batch
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="group-commit", daemon=True)
         self._thread.start()
@@ -44,6 +41,14 @@ class GroupCommitter:
     def close(self) -> None:
         self._queue.put(_STOP)
         self._thread.join(timeout=30)
+        while True:  # anything queued after the stop is answered, not left hanging
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if item is not _STOP:
+                _, loop, future = item
+                _answer(loop, future, None, RuntimeError("the stock service is shutting down"))
 
     def _run(self) -> None:
         while True:
@@ -73,10 +78,16 @@ class GroupCommitter:
             outcomes = [(answer, None) for answer in answers]
         except Exception as error:  # the transaction rolled back: nobody in it was acknowledged
             outcomes = [(None, error)] * len(batch)
-        if self.on_batch:
-            self.on_batch(len(batch))
         for (_, loop, future), (answer, error) in zip(batch, outcomes):
-            loop.call_soon_threadsafe(_settle, future, answer, error)
+            _answer(loop, future, answer, error)
+
+
+def _answer(loop: asyncio.AbstractEventLoop, future: asyncio.Future, answer: Answer | None,
+            error: BaseException | None) -> None:
+    try:
+        loop.call_soon_threadsafe(_settle, future, answer, error)
+    except RuntimeError:  # the loop is closed: nobody waits for this answer any more
+        pass
 
 
 def _settle(future: asyncio.Future, answer: Answer | None, error: BaseException | None) -> None:

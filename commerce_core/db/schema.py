@@ -270,8 +270,8 @@ stock_levels = Table(
     "stock_levels",
     metadata,
     Column("sku", String(128), primary_key=True),
-    Column("on_hand", Integer, nullable=False),
-    Column("reserved", Integer, nullable=False),
+    Column("on_hand", BigInteger, nullable=False),  # an unlimited SKU's reservations add up without bound
+    Column("reserved", BigInteger, nullable=False),
     Column("unlimited", Boolean, nullable=False),
     Column("last_push_at", UtcDateTime),  # ts of the newest Next Engine push applied (pushes arrive out of order)
     Column("updated_at", UtcDateTime, nullable=False),
@@ -283,8 +283,8 @@ stock_ledger = Table(
     Column("id", BigId, primary_key=True, autoincrement=True),
     Column("sku", String(128), nullable=False),
     Column("entry_type", String(16), nullable=False),  # reserve | release | expire | confirm | push | adjust
-    Column("on_hand_delta", Integer, nullable=False),
-    Column("reserved_delta", Integer, nullable=False),
+    Column("on_hand_delta", BigInteger, nullable=False),
+    Column("reserved_delta", BigInteger, nullable=False),
     Column("unlimited", Boolean),  # push/adjust: the stock became (or stopped being) unlimited
     Column("order_id", String(128)),
     Column("source", String(64), nullable=False),  # api | nextengine | catalog | expiry | reconciliation

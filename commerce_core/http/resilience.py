@@ -81,6 +81,11 @@ class CircuitBreaker:
             self._opened_at = None
             self._trial_in_flight = False
 
+    def release_trial(self) -> None:
+        """The trial call got no verdict (e.g. 429): the next call may try again."""
+        with self._lock:
+            self._trial_in_flight = False
+
     def record_failure(self) -> None:
         with self._lock:
             self._consecutive_failures += 1
@@ -164,6 +169,14 @@ class ResilientHttpClient:
 
     def _attempt(self, method: str, path: str, allow_404: bool, request: dict):
         self.breaker.before_call()
+        try:
+            return self._judged_attempt(method, path, allow_404, request)
+        finally:
+            # Whatever ended this call without a verdict (429, an unexpected error) must not
+            # leave a half-open circuit waiting for a trial that never reports.
+            self.breaker.release_trial()
+
+    def _judged_attempt(self, method: str, path: str, allow_404: bool, request: dict):
         self.limiter.acquire()
         try:
             response = self._client.request(method, path, **request)

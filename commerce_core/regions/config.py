@@ -137,4 +137,7 @@ def _fx(path: Path, table: dict) -> FxRates:
         raise ConfigurationError(f"{path} [fx.per_twd]: rates must be decimal strings") from None
     if not rates:
         raise ConfigurationError(f"{path}: [fx.per_twd] rates are required")
-    return FxRates(rates)
+    try:
+        return FxRates(rates)
+    except ValueError as error:
+        raise ConfigurationError(f"{path} [fx.per_twd]: {error}") from None

@@ -56,12 +56,15 @@ def due_for_retry(conn: Connection, limit: int, max_tries: int = MAX_TRIES) -> l
     return [dict(row) for row in conn.execute(query).mappings()]
 
 
-def record_retry_failures(conn: Connection, items: Sequence[dict], errors: dict[str, str], now: datetime) -> None:
+def record_retry_failures(conn: Connection, items: Sequence[dict], errors: dict[str, tuple], now: datetime) -> None:
+    """One more try spent; the row shows what this try sent and got: (error, HTTP status, payload)."""
     for item in items:
-        conn.execute(update(dead_letters).where(dead_letters.c.id == item["id"]).values(
-            retry_count=dead_letters.c.retry_count + 1, last_retry_at=now,
-            error_message=errors.get(item["entity_id"], item["error_message"])[:4000],
-        ))
+        error, http_status, payload = errors.get(item["entity_id"], (item["error_message"], None, None))
+        values = {"retry_count": dead_letters.c.retry_count + 1, "last_retry_at": now,
+                  "error_message": error[:4000], "http_status": http_status}
+        if payload is not None:
+            values["payload"] = orjson.dumps(payload).decode()
+        conn.execute(update(dead_letters).where(dead_letters.c.id == item["id"]).values(**values))
 
 
 def exhausted_unalerted(conn: Connection, max_tries: int = MAX_TRIES) -> list[dict]:

@@ -73,7 +73,7 @@ class RegionDelivery:
         for product in products:
             try:
                 regional = to_regional_product(product, self.region, self.fx, self.sync_timestamp)
-            except (ValueError, KeyError) as error:
+            except (ValueError, KeyError, ArithmeticError) as error:
                 outcome.failed.append(Failure(product, f"mapping: {type(error).__name__}: {error}"))
                 continue
             outcome.untranslated += len(regional.untranslated)
@@ -104,7 +104,13 @@ class RegionDelivery:
                 outcome.failed += [Failure(product, f"lookup: {error}", dto) for product, dto in group]
                 continue
             for product, dto in group:
-                chosen = resolve(dto, copies.get(dto["globalHubProductId"]), strategy, self.region.default_language)
+                try:
+                    chosen = resolve(dto, copies.get(dto["globalHubProductId"]), strategy,
+                                     self.region.default_language)
+                except (ValueError, KeyError, TypeError, AttributeError) as error:  # one odd regional copy
+                    outcome.failed.append(Failure(product, f"conflict ({strategy}): {type(error).__name__}: {error}",
+                                                  dto))
+                    continue
                 if chosen is None:
                     outcome.kept_regional.append(product)
                 else:

@@ -35,6 +35,11 @@ class FxRates:
 
     per_twd: dict[str, Decimal]
 
+    def __post_init__(self) -> None:
+        bad = [f"{currency}={rate}" for currency, rate in self.per_twd.items() if not (rate.is_finite() and rate > 0)]
+        if bad:
+            raise ValueError(f"FX rates must be finite and positive: {', '.join(bad)}")
+
     def convert(self, amount: Decimal, source: str, target: str) -> Decimal:
         """Exact conversion; round only when showing the price."""
         if source == target:

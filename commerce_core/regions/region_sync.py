@@ -21,14 +21,14 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine, insert, update
 
 from commerce_core.bulk_work import fewer_gc_passes
-from commerce_core.db.bulk import refresh_statistics, save_rows
+from commerce_core.db.bulk import refresh_statistics, save_rows, upsert_rows
 from commerce_core.db.cursors import get_cursor, set_cursor, utcnow
 from commerce_core.db.schema import region_deliveries, region_sync_logs
 from commerce_core.regions import dead_letters
 from commerce_core.regions.central_products import iter_due_products
 from commerce_core.regions.client import RegionProductsClient
 from commerce_core.regions.config import RegionConfig
-from commerce_core.regions.delivery import ChunkOutcome, RegionDelivery
+from commerce_core.regions.delivery import ChunkOutcome, RegionDelivery, RegionRefused
 from commerce_core.regions.fx import FxRates
 from commerce_core.regions.regional_product import iso_utc
 
@@ -85,10 +85,13 @@ def _record(conn, region_code: str, outcome: ChunkOutcome, now: datetime, *, cle
          "outcome": status, "delivered_at": now}
         for product, status in arrived
     ]
-    save_rows(conn, region_deliveries, rows, keys=("region_code", "product_id"),
-              is_new=[product.first_delivery for product, _ in arrived])
     if clear_dead_letters:
+        # The retry job may deliver these products at the same time: upsert, never a duplicate insert.
+        upsert_rows(conn, region_deliveries, rows, keys=("region_code", "product_id"))
         dead_letters.clear(conn, region_code, [row["product_id"] for row in rows])
+    else:
+        save_rows(conn, region_deliveries, rows, keys=("region_code", "product_id"),
+                  is_new=[product.first_delivery for product, _ in arrived])
 
 
 class _DeliveryStatistics:
@@ -182,6 +185,7 @@ class DeadLetterRetryResult:
     no_longer_due: int = 0
     newly_exhausted: list[dict] = field(default_factory=list)
     per_region: dict[str, dict] = field(default_factory=dict)
+    refused_regions: dict[str, str] = field(default_factory=dict)  # credentials refused: items left untouched
 
 
 def retry_dead_letters(engine: Engine, regions: dict[str, RegionConfig],
@@ -206,21 +210,28 @@ def retry_dead_letters(engine: Engine, regions: dict[str, RegionConfig],
         region_items = by_region[code]
         region = regions.get(code)
         if region is None:
-            return code, {"errors": {i["entity_id"]: f"region {code} is no longer configured" for i in region_items},
-                          "delivered": set(), "items": region_items}
+            return code, {"errors": {i["entity_id"]: (f"region {code} is not configured or not enabled", None, None)
+                                     for i in region_items}, "delivered": set(), "items": region_items}
         ids = [uuid.UUID(item["entity_id"]) for item in region_items]
-        client = client_for(region)
-        delivery = RegionDelivery(region, client, fx, concurrency=concurrency, sync_timestamp=iso_utc(utcnow()))
         try:
-            outcome = ChunkOutcome()
-            for chunk in iter_due_products(engine, code, ids=ids, resend_all=True):
-                outcome.absorb(delivery.deliver(chunk))
-        finally:
-            delivery.close()
-            client.close()
+            client = client_for(region)
+            delivery = RegionDelivery(region, client, fx, concurrency=concurrency, sync_timestamp=iso_utc(utcnow()))
+            try:
+                outcome = ChunkOutcome()
+                for chunk in iter_due_products(engine, code, ids=ids, resend_all=True):
+                    outcome.absorb(delivery.deliver(chunk))
+            finally:
+                delivery.close()
+                client.close()
+        except RegionRefused as error:  # not the items' fault: no try is spent on them
+            return code, {"refused": str(error), "items": region_items}
+        except Exception as error:  # one region's trouble never stops the others
+            message = f"{type(error).__name__}: {error}"
+            return code, {"errors": {i["entity_id"]: (message, None, None) for i in region_items},
+                          "delivered": set(), "items": region_items}
         with engine.begin() as conn:
             _record(conn, code, outcome, utcnow(), clear_dead_letters=True)
-        return code, {"errors": {str(f.product.id): f.error for f in outcome.failed},
+        return code, {"errors": {str(f.product.id): (f.error, f.http_status, f.payload) for f in outcome.failed},
                       "delivered": {str(p.id) for p, _ in outcome.delivered} | {str(p.id) for p in outcome.kept_regional},
                       "items": region_items}
 
@@ -229,6 +240,9 @@ def retry_dead_letters(engine: Engine, regions: dict[str, RegionConfig],
     now = utcnow()
     with engine.begin() as conn:
         for code, outcome in outcomes:
+            if "refused" in outcome:
+                result.refused_regions[code] = outcome["refused"]
+                continue
             failing = [item for item in outcome["items"] if item["entity_id"] in outcome["errors"]]
             gone = [item for item in outcome["items"]
                     if item["entity_id"] not in outcome["errors"] and item["entity_id"] not in outcome["delivered"]]

@@ -4,7 +4,8 @@ Only the region's languages and currencies go out. A language the product has
 no text for falls back to the region's default language, then to the product's
 own language, and is counted as untranslated. A currency the product has no
 price in is converted from the first price of the same price type with the
-configured FX rates and rounded to the currency's minor unit.
+configured FX rates (the first price of that type with a known rate) and
+rounded to the currency's minor unit.
 """
 
 from __future__ import annotations
@@ -78,7 +79,8 @@ def _prices(product: CentralProduct, region: RegionConfig, fx: FxRates) -> list[
     out = []
     for price_type, prices in by_type.items():
         given = {price["currency"]: price["amount"] for price in prices}
-        base = prices[0]
+        # Convert from the first price whose currency has a rate (a price in an unknown currency is skipped).
+        base = next((price for price in prices if price["currency"] in fx.per_twd), prices[0])
         for currency in region.currencies:
             amount = given.get(currency)
             if amount is None:

@@ -35,6 +35,7 @@ class Answer:
     status_code: int
     body: dict
     retry_after: float | None = None
+    fresh: bool = False  # this call took the stock (a replayed first answer is not fresh)
 
     def json(self) -> bytes:
         return orjson.dumps(self.body)
@@ -143,15 +144,26 @@ def reserve(conn: Connection, requests: Sequence[ReserveRequest], now: datetime,
                 kept.append(index)
         todo = kept
     accepted = _take_stock(conn, requests, todo, now, answers)
-    _record_reservations(conn, requests, accepted, now, hold, answers)
+    expires_at = now + hold
+    for index in accepted:
+        request = requests[index]
+        answers[index] = Answer(201, {"orderId": request.order_id, "sku": request.sku, "quantity": request.quantity,
+                                      "status": "open", "expiresAt": expires_at.isoformat()}, fresh=True)
+    # The first answer is claimed before any effect is written: an order another transaction decided
+    # meanwhile gets that answer, and the stock this batch took for it goes back.
     decided = [i for i in todo if answers[i] is not None and answers[i].status_code in (201, 409)]
     lost = _store_answers(conn, [(reserve_key(requests[i].order_id), answers[i]) for i in decided], now)
-    if lost:  # decided meanwhile by a transaction that committed first: its answer stands
+    if lost:
         stored = stored_answers(conn, list(lost))
+        taken = set(accepted)
         for index in decided:
             key = reserve_key(requests[index].order_id)
             if key in lost:
+                if index in taken:
+                    _give_back(conn, requests[index].sku, requests[index].quantity)
                 answers[index] = stored[key]
+        accepted = [i for i in accepted if reserve_key(requests[i].order_id) not in lost]
+    _record_reservations(conn, requests, accepted, now, expires_at)
     for index, request in enumerate(requests):  # repeats of an order id within the batch
         if answers[index] is None:
             answers[index] = answers[first_of_order[request.order_id]]
@@ -164,7 +176,8 @@ def _take_stock(conn: Connection, requests: Sequence[ReserveRequest], todo: list
     for index in todo:
         by_sku.setdefault(requests[index].sku, []).append(index)
     accepted: list[int] = []
-    for sku, indexes in by_sku.items():
+    for sku in sorted(by_sku):  # one lock order for every transaction: no deadlocks between batches
+        indexes = by_sku[sku]
         if _take(conn, sku, sum(requests[i].quantity for i in indexes), now):
             accepted += indexes
             continue
@@ -196,36 +209,22 @@ def _take(conn: Connection, sku: str, quantity: int, now: datetime) -> bool:
 
 
 def _record_reservations(conn: Connection, requests: Sequence[ReserveRequest], accepted: list[int],
-                         now: datetime, hold: timedelta, answers: list) -> None:
+                         now: datetime, expires_at: datetime) -> None:
     if not accepted:
         return
-    expires_at = now + hold
-    statement = _upsert(conn)(stock_reservations).on_conflict_do_nothing(
-        index_elements=["order_id"]).returning(stock_reservations.c.order_id)
-    inserted = set(conn.execute(statement, [
+    conn.execute(insert(stock_reservations), [
         {"order_id": requests[i].order_id, "sku": requests[i].sku, "user_id": requests[i].user_id,
          "quantity": requests[i].quantity, "status": "open", "created_at": now, "expires_at": expires_at,
          "updated_at": now} for i in accepted
-    ]).scalars())
-    ledger_rows = []
-    for index in accepted:
-        request = requests[index]
-        if request.order_id in inserted:
-            ledger_rows.append({"sku": request.sku, "entry_type": "reserve", "on_hand_delta": 0,
-                                "reserved_delta": request.quantity, "order_id": request.order_id, "source": "api",
-                                "created_at": now})
-            answers[index] = Answer(201, {"orderId": request.order_id, "sku": request.sku,
-                                          "quantity": request.quantity, "status": "open",
-                                          "expiresAt": expires_at.isoformat()})
-        else:  # the order id already holds a reservation (decided elsewhere): give the stock back
-            conn.execute(update(stock_levels).where(stock_levels.c.sku == request.sku)
-                         .values(reserved=stock_levels.c.reserved - request.quantity))
-            existing = conn.execute(select(stock_reservations).where(
-                stock_reservations.c.order_id == request.order_id)).first()
-            answers[index] = Answer(409, {"error": "order_exists", "message": f"order {request.order_id} already "
-                                          f"holds {existing.quantity} of {existing.sku}",
-                                          "reservation": reservation_body(existing)})
-    _ledger(conn, ledger_rows)
+    ])
+    _ledger(conn, [{"sku": requests[i].sku, "entry_type": "reserve", "on_hand_delta": 0,
+                    "reserved_delta": requests[i].quantity, "order_id": requests[i].order_id, "source": "api",
+                    "created_at": now} for i in accepted])
+
+
+def _give_back(conn: Connection, sku: str, quantity: int) -> None:
+    conn.execute(update(stock_levels).where(stock_levels.c.sku == sku)
+                 .values(reserved=stock_levels.c.reserved - quantity))
 
 
 def _store_answers(conn: Connection, items: list[tuple[str, Answer]], now: datetime) -> set[str]:
@@ -272,6 +271,9 @@ def settle(conn: Connection, order_id: str, action: str, now: datetime, *, sourc
         .values(status=target, updated_at=now)
     ).rowcount
     if not moved:
+        earlier = stored_answers(conn, [key]).get(key) if action != "expire" else None
+        if earlier is not None:  # a concurrent retry of this same call moved it first
+            return Settlement(earlier, moved=False)
         if row.status == target:
             return Settlement(Answer(200, reservation_body(row)), moved=False)
         return Settlement(Answer(409, {"error": f"already_{row.status}",

@@ -4,7 +4,8 @@
    a bug or manual tampering: reported, never silently "fixed").
 2. Redis's available counter must equal the database's. A reservation in flight
    has already taken its stock in Redis but not yet committed, so a SKU is only
-   repaired when two reads a moment apart disagree the same way. A counter Redis
+   repaired when two reads a moment apart find both sides unchanged and still
+   different. A counter Redis
    lost (restart: it keeps nothing on disk) is simply loaded again.
 3. Holds past their time are released (the service does this too; this is the
    safety net when no service process runs).
@@ -74,7 +75,9 @@ def release_expired(engine: Engine, client: redis_sync.Redis | None) -> int:
 def reconcile(engine: Engine, client: redis_sync.Redis | None) -> ReconciliationResult:
     result = ReconciliationResult()
     result.expired_released = release_expired(engine, client)
-    with engine.connect() as conn:
+    # One snapshot for both reads: a reservation committing between them is not a mismatch.
+    snapshot = {"isolation_level": "REPEATABLE READ"} if engine.dialect.name == "postgresql" else {}
+    with engine.connect().execution_options(**snapshot) as conn, conn.begin():
         totals = ledger.ledger_totals(conn)
         levels = {row.sku: row for row in conn.execute(select(stock_levels))}
     result.skus = len(levels)
@@ -95,9 +98,8 @@ def reconcile(engine: Engine, client: redis_sync.Redis | None) -> Reconciliation
         time.sleep(CONFIRM_DELAY_SECONDS)
         second_db, second_redis = _database_available(engine), _redis_available(client, sorted(suspects))
         for sku in sorted(suspects):
-            before, after = (first_redis[sku], first_db[sku]), (second_redis[sku], second_db.get(sku))
-            if second_redis[sku] is not None and second_redis[sku] != second_db.get(sku) and \
-                    after[0] - after[1] == before[0] - before[1]:
+            # Quiet and still different: neither side moved between the reads (nothing in flight).
+            if (second_redis[sku], second_db.get(sku)) == (first_redis[sku], first_db[sku]):
                 # Move by the difference (not SET): decrements racing with this repair are kept.
                 client.incrby(available_key(sku), second_db[sku] - second_redis[sku])
                 result.redis_repaired.append({"sku": sku, "redis": second_redis[sku], "database": second_db[sku]})

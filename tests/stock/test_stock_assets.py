@@ -95,7 +95,9 @@ def test_reconciliation_releases_expired_holds(database_url):
         assert ledger.available(ledger.get_level(conn, sku)) == 2
 
 
-def test_stock_events_become_one_targeted_refresh_per_region(database_url, serp_simulator, region_sites):
+def test_stock_events_become_one_targeted_refresh_per_region(database_url, serp_simulator, region_sites,
+                                                             monkeypatch):
+    monkeypatch.setattr("sensors.stock_events.COMMIT_LAG", timedelta(0))
     served, _ = serp_simulator(products=30)
     run_catalog(database_url, served.url, mode="full")
     sites = region_sites()

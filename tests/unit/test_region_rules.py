@@ -236,3 +236,31 @@ def test_bad_region_tables_name_the_region_and_the_rule(tmp_path, key, value, me
 def test_a_missing_regions_file_says_which(tmp_path):
     with pytest.raises(ConfigurationError, match="does not exist"):
         load_regions(tmp_path / "nope.toml", environ={})
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_an_archived_product_reaches_the_region_whatever_the_strategy(strategy):
+    archived = {**CENTRAL, "status": "Archived", "updatedAt": "2020-01-01T00:00:00Z"}
+    newer_regional = {**REGIONAL, "status": "Published", "updatedAt": "2026-03-09T00:00:00Z"}
+    assert resolve(archived, newer_regional, strategy, "ja-JP")["status"] == "Archived"
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_a_malformed_regional_copy_counts_as_holding_nothing(strategy):
+    broken = {"globalHubProductId": "p1", "name": None, "description": "x", "updatedAt": "yesterday"}
+    sent = resolve(CENTRAL, broken, strategy, "ja-JP")
+    assert sent["name"] == CENTRAL["name"] and sent["description"] == CENTRAL["description"]
+    naive = {**REGIONAL, "updatedAt": "2026-03-03T00:00:00"}  # no zone: read as UTC
+    assert resolve(CENTRAL, naive, "LatestWins", "ja-JP") is None
+
+
+def test_conversion_uses_the_first_price_with_a_known_rate():
+    euro_first = product(prices=[{"amount": Decimal("9"), "currency": "EUR", "priceType": "Base"},
+                                 {"amount": Decimal("1000"), "currency": "TWD", "priceType": "Base"}])
+    dto = to_regional_product(euro_first, region(currencies=("JPY",)), FX, "x").dto
+    assert dto["prices"] == [{"amount": "4700", "currency": "JPY", "priceType": "Base"}]
+
+
+def test_fx_rates_must_be_positive():
+    with pytest.raises(ValueError, match="USD=0"):
+        FxRates({"TWD": Decimal("1"), "USD": Decimal("0")})

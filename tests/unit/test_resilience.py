@@ -361,3 +361,17 @@ def test_connection_refused_is_retryable_and_counts_for_circuit() -> None:
             client.get_json("/x")
     finally:
         client.close()
+
+
+def test_a_429_on_the_half_open_trial_does_not_wedge_the_circuit():
+    from commerce_core.http.resilience import CircuitBreaker
+
+    now = [0.0]
+    breaker = CircuitBreaker("t", failure_threshold=1, reset_seconds=60, clock=lambda: now[0])
+    breaker.record_failure()
+    now[0] = 61
+    breaker.before_call()  # the trial
+    breaker.release_trial()  # ... answered 429: no verdict
+    breaker.before_call()  # another trial may go
+    breaker.record_success()
+    assert breaker.state == "closed"
