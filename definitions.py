@@ -6,7 +6,7 @@ import os
 
 from dagster import Definitions, EnvVar
 
-from hub_assets.catalog import CATALOG_ASSETS, CATALOG_CHECKS
+from hub_assets.catalog import CATALOG_ASSETS, CATALOG_CHECKS, NEXTENGINE_ASSETS
 from hub_assets.regions import REGION_ASSETS
 from hub_assets.stock import STOCK_ASSETS
 from jobs.catalog_jobs import CATALOG_JOBS
@@ -16,6 +16,7 @@ from resources import (
     CatalogDatabase,
     EnricherResource,
     FxRatesResource,
+    NextEngineResource,
     NotifierResource,
     RegionsResource,
     SerpSupplierResource,
@@ -41,11 +42,12 @@ def build_resources() -> dict:
         "fx": FxRatesResource(),
         "notifier": NotifierResource(),
         "stock_redis": StockRedisResource(),
+        "nextengine": NextEngineResource(),
     }
 
 
 defs = Definitions(
-    assets=[*CATALOG_ASSETS, *REGION_ASSETS, *STOCK_ASSETS],
+    assets=[*CATALOG_ASSETS, *NEXTENGINE_ASSETS, *REGION_ASSETS, *STOCK_ASSETS],
     asset_checks=CATALOG_CHECKS,
     jobs=[*CATALOG_JOBS, *REGION_JOBS, *STOCK_JOBS],
     schedules=[*CATALOG_SCHEDULES, *REGION_SCHEDULES, *STOCK_SCHEDULES],

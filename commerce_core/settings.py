@@ -8,6 +8,8 @@ from pathlib import Path
 
 LOCAL_SERP_URL = "http://127.0.0.1:8101"
 LOCAL_SERP_API_KEY = "serp-local-key"
+LOCAL_NEXTENGINE_URL = "http://127.0.0.1:8121"
+LOCAL_NEXTENGINE_STORE = "hub-local-store"
 
 
 class ConfigurationError(RuntimeError):
@@ -43,6 +45,8 @@ class Settings:
     llm_model: str
     notify_webhook_url: str
     max_reject_rate: float
+    nextengine_base_url: str
+    nextengine_store_account: str
 
     @property
     def is_prod(self) -> bool:
@@ -71,6 +75,8 @@ def load_settings() -> Settings:
         llm_model=_env("HUB_LLM_MODEL"),
         notify_webhook_url=_env("HUB_NOTIFY_WEBHOOK_URL"),
         max_reject_rate=env_number("HUB_MAX_REJECT_RATE", 0.05),
+        nextengine_base_url=_env("NEXTENGINE_BASE_URL", LOCAL_NEXTENGINE_URL),
+        nextengine_store_account=_env("NEXTENGINE_STORE_ACCOUNT", LOCAL_NEXTENGINE_STORE),
     )
     if settings.is_prod:
         _refuse_local_defaults(settings)

@@ -26,16 +26,18 @@ from pydantic import Field
 from sqlalchemy import func, select
 
 from commerce_core.catalog import import_jobs
-from commerce_core.catalog.central_catalog import write_pending
-from commerce_core.catalog.product_enrichment import enrich_pending
-from commerce_core.catalog.product_validation import validate_pending
+from commerce_core.catalog.central_catalog import pending_changes, write_pending
+from commerce_core.catalog.product_enrichment import enrich_pending, pending_products
+from commerce_core.catalog.product_validation import pending_records, validate_pending
 from commerce_core.catalog.serp_mapping import SERP_SUPPLIER_ID
+from commerce_core.catalog.sources import SOURCES
 from commerce_core.catalog.supplier_staging import stage_batches, tombstone, tombstone_missing
 from commerce_core.db.cursors import get_cursor, set_cursor, utcnow
 from commerce_core.db.schema import import_rejects, product_prices, products
 from commerce_core.settings import load_settings
 from commerce_core.suppliers.serp import SerpSupplierClient
 from hub_assets.metadata import markdown_table
+from hub_assets.nextengine_products import nextengine_products
 from hub_assets.run_context import progress_logger, run_trigger
 from resources import CatalogDatabase, EnricherResource, SerpSupplierResource
 
@@ -61,11 +63,19 @@ class SerpImportConfig(Config):
     )
 
 
+def _suppliers_to_process(context: AssetExecutionContext, engine, pending_query) -> list[str]:
+    """Sources imported in this run, and any with work left over (e.g. a run that failed half-way)."""
+    with engine.connect() as conn:
+        return [supplier_id for supplier_id in SOURCES
+                if import_jobs.find_job_for_run(conn, supplier_id=supplier_id, run_id=context.run.run_id)
+                or conn.execute(pending_query(supplier_id).limit(1)).first() is not None]
+
+
 @contextmanager
-def _run_import_job(context: AssetExecutionContext, engine, stage: str):
+def _run_import_job(context: AssetExecutionContext, engine, stage: str, supplier_id: str):
     """The run's import job for a downstream stage; a failure is written on it before it propagates."""
     with engine.begin() as conn:
-        job_id = import_jobs.job_for_run(conn, supplier_id=SERP_SUPPLIER_ID, run_id=context.run.run_id,
+        job_id = import_jobs.job_for_run(conn, supplier_id=supplier_id, run_id=context.run.run_id,
                                          trigger=run_trigger(context))
     try:
         yield job_id
@@ -153,7 +163,7 @@ def serp_products(
 
 
 @asset(
-    deps=[serp_products],
+    deps=[serp_products, nextengine_products],
     group_name=CATALOG_GROUP,
     owners=CATALOG_OWNERS,
     kinds={"python", "sql"},
@@ -164,30 +174,38 @@ def validated_products(context: AssetExecutionContext, catalog_db: CatalogDataba
     started = time.perf_counter()
     engine = catalog_db.engine
     samples: list = []
-    with _run_import_job(context, engine, "validated_products") as job_id:
-        result = validate_pending(engine, SERP_SUPPLIER_ID, job_id, progress=progress_logger(context, "validated"),
-                                  samples=samples)
-    with engine.begin() as conn:
-        job = import_jobs.get_job(conn, job_id)
-        rejected = job["rejected_count"] + result.rejected
-        import_jobs.record_counts(conn, job_id, valid_count=result.valid, rejected_count=rejected)
+    totals = {"processed": 0, "valid": 0, "rejected": 0, "deleted": 0}
+    job_ids = []
+    for supplier_id in _suppliers_to_process(context, engine, pending_records):
+        source = SOURCES[supplier_id]
+        with _run_import_job(context, engine, "validated_products", supplier_id) as job_id:
+            result = validate_pending(engine, supplier_id, job_id, validate=source.validate, mapper=source.map,
+                                      progress=progress_logger(context, f"validated {supplier_id}"), samples=samples)
+        with engine.begin() as conn:
+            rejected = import_jobs.get_job(conn, job_id)["rejected_count"] + result.rejected
+            import_jobs.record_counts(conn, job_id, valid_count=result.valid, rejected_count=rejected)
+        job_ids.append(job_id)
+        for key, value in (("processed", result.processed), ("valid", result.valid), ("rejected", rejected),
+                           ("deleted", result.deleted)):
+            totals[key] += value
+    with engine.connect() as conn:
         rules = conn.execute(
-            select(import_rejects.c.rule, func.count()).where(import_rejects.c.import_job_id == job_id)
+            select(import_rejects.c.rule, func.count()).where(import_rejects.c.import_job_id.in_(job_ids))
             .group_by(import_rejects.c.rule).order_by(func.count().desc())
-        ).all()
-    checked = result.valid + rejected
+        ).all() if job_ids else []
+    checked = totals["valid"] + totals["rejected"]
     return MaterializeResult(
         metadata={
-            "dagster/row_count": result.processed,
-            "import_job_id": str(job_id),
-            "valid": result.valid,
-            "rejected": rejected,
-            "deleted": result.deleted,
-            "reject_rate": round(rejected / checked, 4) if checked else 0.0,
+            "dagster/row_count": totals["processed"],
+            "import_job_ids": ", ".join(map(str, job_ids)) or "-",
+            "valid": totals["valid"],
+            "rejected": totals["rejected"],
+            "deleted": totals["deleted"],
+            "reject_rate": round(totals["rejected"] / checked, 4) if checked else 0.0,
             "rejects_by_rule": MetadataValue.md(markdown_table(["rule", "violations"], rules) if rules else "none"),
             "preview": MetadataValue.md(markdown_table(
-                ["id", "name", "type", "status", "prices"],
-                [(p["externalId"], p["name"], p["productType"], p["status"],
+                ["supplier", "id", "name", "type", "status", "prices"],
+                [(p["supplierId"], p["externalId"], p["name"], p["productType"], p["status"],
                   ", ".join(f"{x['amount']} {x['currency']}" for x in p["prices"])) for p in samples],
             )),
             "duration_seconds": round(time.perf_counter() - started, 3),
@@ -200,17 +218,18 @@ def validated_products(context: AssetExecutionContext, catalog_db: CatalogDataba
 def validated_products_reject_rate(context, catalog_db: CatalogDatabase) -> AssetCheckResult:
     limit = load_settings().max_reject_rate
     with catalog_db.engine.connect() as conn:
-        job_id = import_jobs.find_job_for_run(conn, supplier_id=SERP_SUPPLIER_ID, run_id=context.run.run_id)
-        job = import_jobs.get_job(conn, job_id) if job_id else None
-    if job is None:
+        jobs = [import_jobs.get_job(conn, job_id) for supplier_id in SOURCES
+                if (job_id := import_jobs.find_job_for_run(conn, supplier_id=supplier_id, run_id=context.run.run_id))]
+    if not jobs:
         return AssetCheckResult(passed=True, description="no import ran in this run: nothing to rate")
-    checked = job["valid_count"] + job["rejected_count"]
-    rate = job["rejected_count"] / checked if checked else 0.0
+    rejected = sum(job["rejected_count"] for job in jobs)
+    checked = sum(job["valid_count"] for job in jobs) + rejected
+    rate = rejected / checked if checked else 0.0
     return AssetCheckResult(
         passed=rate <= limit,
         severity=AssetCheckSeverity.ERROR,
-        description=f"{job['rejected_count']} of {checked} records rejected ({rate:.2%}); limit {limit:.2%}",
-        metadata={"reject_rate": round(rate, 4), "limit": limit, "rejected": job["rejected_count"], "checked": checked},
+        description=f"{rejected} of {checked} records rejected ({rate:.2%}); limit {limit:.2%}",
+        metadata={"reject_rate": round(rate, 4), "limit": limit, "rejected": rejected, "checked": checked},
     )
 
 
@@ -227,24 +246,34 @@ def enriched_products(
 ) -> MaterializeResult:
     started = time.perf_counter()
     engine = catalog_db.engine
-    active = enricher.create_enricher()
-    with _run_import_job(context, engine, "enriched_products") as job_id, closing(active):
-        result = enrich_pending(engine, SERP_SUPPLIER_ID, job_id, active, concurrency=enricher.concurrency,
-                                progress=progress_logger(context, "enriched"))
-    for failure in result.failures:
-        context.log.warning(f"enrichment failed, original kept: {failure}")
-    with engine.begin() as conn:
-        import_jobs.record_counts(conn, job_id, enriched_count=result.enriched, enrichment_failed_count=result.failed)
+    totals = {"processed": 0, "enriched": 0, "failed": 0, "cache_hits": 0, "deleted": 0}
+    missing_languages: dict[str, int] = {}
+    job_ids = []
+    with closing(enricher.create_enricher()) as active:
+        for supplier_id in _suppliers_to_process(context, engine, pending_products):
+            with _run_import_job(context, engine, "enriched_products", supplier_id) as job_id:
+                result = enrich_pending(engine, supplier_id, job_id, active, concurrency=enricher.concurrency,
+                                        progress=progress_logger(context, f"enriched {supplier_id}"))
+            for failure in result.failures:
+                context.log.warning(f"enrichment failed, original kept: {failure}")
+            with engine.begin() as conn:
+                import_jobs.record_counts(conn, job_id, enriched_count=result.enriched,
+                                          enrichment_failed_count=result.failed)
+            job_ids.append(job_id)
+            for key in totals:
+                totals[key] += getattr(result, key)
+            for language, count in result.missing_languages.items():
+                missing_languages[language] = missing_languages.get(language, 0) + count
     return MaterializeResult(
         metadata={
-            "dagster/row_count": result.processed,
-            "import_job_id": str(job_id),
+            "dagster/row_count": totals["processed"],
+            "import_job_ids": ", ".join(map(str, job_ids)) or "-",
             "enricher": active.name,
-            "enriched": result.enriched,
-            "enrichment_failed": result.failed,
-            "cache_hits": result.cache_hits,
-            "deleted": result.deleted,
-            "missing_languages": MetadataValue.json(result.missing_languages),
+            "enriched": totals["enriched"],
+            "enrichment_failed": totals["failed"],
+            "cache_hits": totals["cache_hits"],
+            "deleted": totals["deleted"],
+            "missing_languages": MetadataValue.json(missing_languages),
             "duration_seconds": round(time.perf_counter() - started, 3),
         }
     )
@@ -261,32 +290,40 @@ def enriched_products(
 def central_catalog(context: AssetExecutionContext, catalog_db: CatalogDatabase) -> MaterializeResult:
     started = time.perf_counter()
     engine = catalog_db.engine
-    with _run_import_job(context, engine, "central_catalog") as job_id:
-        result = write_pending(engine, SERP_SUPPLIER_ID, actor=f"dagster:{context.run.run_id[:8]}",
-                               progress=progress_logger(context, "written"))
-    with engine.begin() as conn:
-        job = import_jobs.get_job(conn, job_id)
-        unchanged = max(0, job["fetched_count"] - job["rejected_count"] - result.inserted - result.updated)
-        import_jobs.record_counts(conn, job_id, inserted_count=result.inserted, updated_count=result.updated,
-                                  archived_count=result.archived, unchanged_count=unchanged)
-        import_jobs.finish_job(conn, job_id)
-        total, active = conn.execute(
-            select(func.count(), func.count().filter(products.c.is_active))
-            .where(products.c.supplier_id == SERP_SUPPLIER_ID)
-        ).one()
+    totals = {"inserted": 0, "updated": 0, "unchanged": 0, "archived": 0}
+    preview: list[dict] = []
+    job_ids = []
+    for supplier_id in _suppliers_to_process(context, engine, pending_changes):
+        with _run_import_job(context, engine, "central_catalog", supplier_id) as job_id:
+            result = write_pending(engine, supplier_id, actor=f"dagster:{context.run.run_id[:8]}",
+                                   progress=progress_logger(context, f"written {supplier_id}"))
+        with engine.begin() as conn:
+            job = import_jobs.get_job(conn, job_id)
+            unchanged = max(0, job["fetched_count"] - job["rejected_count"] - result.inserted - result.updated)
+            import_jobs.record_counts(conn, job_id, inserted_count=result.inserted, updated_count=result.updated,
+                                      archived_count=result.archived, unchanged_count=unchanged)
+            import_jobs.finish_job(conn, job_id)
+        job_ids.append(job_id)
+        preview += result.preview[: 10 - len(preview)]
+        for key, value in (("inserted", result.inserted), ("updated", result.updated), ("unchanged", unchanged),
+                           ("archived", result.archived)):
+            totals[key] += value
+    with engine.connect() as conn:
+        by_supplier = conn.execute(
+            select(products.c.supplier_id, func.count(), func.count().filter(products.c.is_active))
+            .group_by(products.c.supplier_id).order_by(products.c.supplier_id)
+        ).all()
     return MaterializeResult(
         metadata={
-            "dagster/row_count": total,
-            "import_job_id": str(job_id),
-            "active_products": active,
-            "inserted": result.inserted,
-            "updated": result.updated,
-            "unchanged": unchanged,
-            "archived": result.archived,
+            "dagster/row_count": sum(total for _, total, _ in by_supplier),
+            "import_job_ids": ", ".join(map(str, job_ids)) or "-",
+            "active_products": sum(active for _, _, active in by_supplier),
+            "products_by_supplier": MetadataValue.md(markdown_table(["supplier", "products", "active"], by_supplier)),
+            **totals,
             "preview": MetadataValue.md(markdown_table(
-                ["id", "name", "type", "status", "seats", "tags"],
-                [(r["external_product_id"], r["name"], r["product_type"], r["status"], r["available_seats"],
-                  ", ".join(r["tags"])) for r in result.preview],
+                ["supplier", "id", "name", "type", "status", "seats", "tags"],
+                [(r["supplier_id"], r["external_product_id"], r["name"], r["product_type"], r["status"],
+                  r["available_seats"], ", ".join(r["tags"])) for r in preview],
             )),
             "duration_seconds": round(time.perf_counter() - started, 3),
         }
@@ -304,4 +341,5 @@ def central_catalog_active_products_priced(catalog_db: CatalogDatabase) -> Asset
 
 
 CATALOG_ASSETS = [serp_products, validated_products, enriched_products, central_catalog]
+NEXTENGINE_ASSETS = [nextengine_products]
 CATALOG_CHECKS = [validated_products_reject_rate, central_catalog_active_products_priced]

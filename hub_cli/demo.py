@@ -21,7 +21,7 @@ import httpx
 
 from commerce_core.db.migrate import upgrade
 from commerce_core.regions.config import RegionConfig, load_regions
-from commerce_core.settings import LOCAL_SERP_API_KEY, load_settings
+from commerce_core.settings import LOCAL_NEXTENGINE_STORE, LOCAL_SERP_API_KEY, load_settings
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -32,6 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--products", type=int, default=2000, help="products the SERP simulator serves")
     parser.add_argument("--invalid-rate", type=float, default=0.01, help="share of invalid supplier records")
     parser.add_argument("--stock-port", type=int, default=8000, help="stock service port; 0 = a free port")
+    parser.add_argument("--nextengine-port", type=int, default=8121, help="Next Engine simulator; 0 = a free port")
     parser.add_argument("--region-port-base", type=int, default=8111,
                         help="first port of the region simulators (TW, US, JP in priority order); 0 = free ports")
     parser.add_argument("--check", action="store_true",
@@ -111,11 +112,17 @@ def run(args: argparse.Namespace) -> int:
                 sys.executable, "-m", "simulators.region_products", "--region", region.code, "--port", str(port),
                 "--languages", ",".join(region.languages), "--currencies", ",".join(region.currencies),
             ])
+        if not os.environ.get("NEXTENGINE_BASE_URL"):
+            ne_port = _free_port() if args.nextengine_port == 0 else args.nextengine_port
+            env["NEXTENGINE_BASE_URL"] = f"http://127.0.0.1:{ne_port}"
+            start("Next Engine simulator", [sys.executable, "-m", "simulators.nextengine", "--port", str(ne_port)])
+            _authorise_local_nextengine(database_url, env)
         stock_port = _free_port() if args.stock_port == 0 else args.stock_port
         env["STOCK_SERVICE_URL"] = f"http://127.0.0.1:{stock_port}"
         start("stock service", [sys.executable, "-m", "stock_service", "--port", str(stock_port)])
         _wait_for(f"http://127.0.0.1:{args.serp_port}/_sim/stats", "SERP simulator")
         _wait_for(f"{env['STOCK_SERVICE_URL']}/health", "stock service")
+        _wait_for(f"{env['NEXTENGINE_BASE_URL']}/_sim/stats", "Next Engine simulator")
         for region, port in regions.items():
             _wait_for(f"http://127.0.0.1:{port}/_sim/stats", f"{region.code} region simulator")
         if args.check:
@@ -133,10 +140,26 @@ def run(args: argparse.Namespace) -> int:
         stop()
 
 
+def _authorise_local_nextengine(database_url: str, env: dict[str, str]) -> None:
+    """A fresh simulator starts from its default tokens: the local shop is authorised with them."""
+    from commerce_core.connectors import token_store
+    from commerce_core.connectors.nextengine import PLATFORM
+    from commerce_core.db.engine import get_engine
+    from simulators.nextengine import add_arguments as simulator_arguments
+
+    defaults = argparse.ArgumentParser()
+    simulator_arguments(defaults)
+    tokens = defaults.parse_args([])
+    shop = env.get("NEXTENGINE_STORE_ACCOUNT") or LOCAL_NEXTENGINE_STORE
+    with get_engine(database_url).begin() as conn:
+        token_store.authorise(conn, PLATFORM, shop,
+                              token_store.TokenPair(tokens.access_token, tokens.refresh_token))
+
+
 def _check_run(env: dict[str, str], region_codes: list[str]) -> int:
-    """A full import, every region's sync and a stock check, through Dagster's own CLI on the demo instance."""
+    """Full SERP and Next Engine imports, every region's sync and a stock check, through Dagster's own CLI."""
     commands = [[sys.executable, "-m", "dagster", "job", "execute", "-m", "definitions", "-d", str(REPO),
-                 "-j", "serp_full_import"]]
+                 "-j", job] for job in ("serp_full_import", "nextengine_import")]
     commands += [[sys.executable, "-m", "dagster", "asset", "materialize", "-m", "definitions", "-d", str(REPO),
                   "--select", "regional_snapshots", "--partition", code] for code in region_codes]
     commands.append([sys.executable, "-m", "dagster", "job", "execute", "-m", "definitions", "-d", str(REPO),

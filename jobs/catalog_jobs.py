@@ -2,11 +2,11 @@
 
 from dagster import AssetSelection, define_asset_job
 
-from hub_assets.catalog import CATALOG_ASSETS
+from hub_assets.catalog import CATALOG_ASSETS, NEXTENGINE_ASSETS
 
-# One catalog import at a time (dagster.yaml run_queue limit on this tag): two
-# overlapping imports of one supplier would only do the same work twice.
-CATALOG_RUN_TAGS = {"hub/pipeline": "catalog-serp"}
+# One catalog import at a time (dagster.yaml run_queue limit on this tag): the stages after
+# staging take every source's pending rows, so two overlapping runs would do the same work twice.
+CATALOG_RUN_TAGS = {"hub/pipeline": "catalog"}
 
 _catalog_selection = AssetSelection.assets(*CATALOG_ASSETS)
 
@@ -42,4 +42,11 @@ serp_manual_import_job = define_asset_job(
     tags={**CATALOG_RUN_TAGS, "hub/trigger": "manual"},
 )
 
-CATALOG_JOBS = [serp_full_import_job, serp_incremental_import_job, serp_manual_import_job]
+nextengine_import_job = define_asset_job(
+    "nextengine_import",
+    selection=AssetSelection.assets(*NEXTENGINE_ASSETS, *CATALOG_ASSETS[1:]),
+    description="The whole Next Engine goods listing into the central catalog; goods no longer listed are archived.",
+    tags=CATALOG_RUN_TAGS,
+)
+
+CATALOG_JOBS = [serp_full_import_job, serp_incremental_import_job, serp_manual_import_job, nextengine_import_job]

@@ -2,11 +2,13 @@
 
 from resources.catalog_database import CatalogDatabase
 from resources.enrichment import EnricherResource
+from resources.nextengine import NextEngineResource
 from resources.regions import FxRatesResource, NotifierResource, RegionsResource
 from resources.serp_supplier import SerpSupplierResource
 from resources.stock import StockRedisResource
 
 __all__ = [
-    "CatalogDatabase", "EnricherResource", "FxRatesResource", "NotifierResource", "RegionsResource",
+    "CatalogDatabase", "EnricherResource", "FxRatesResource", "NextEngineResource", "NotifierResource",
+    "RegionsResource",
     "SerpSupplierResource", "StockRedisResource",
 ]

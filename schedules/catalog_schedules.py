@@ -2,7 +2,7 @@
 
 from dagster import DefaultScheduleStatus, ScheduleDefinition
 
-from jobs.catalog_jobs import serp_full_import_job, serp_incremental_import_job
+from jobs.catalog_jobs import nextengine_import_job, serp_full_import_job, serp_incremental_import_job
 
 TIMEZONE = "Asia/Taipei"
 
@@ -36,4 +36,16 @@ serp_price_availability_schedule = ScheduleDefinition(
     tags={"hub/sync": "price-availability"},
 )
 
-CATALOG_SCHEDULES = [serp_full_sync_schedule, serp_incremental_sync_schedule, serp_price_availability_schedule]
+
+nextengine_import_schedule = ScheduleDefinition(
+    name="nextengine_import_hourly",
+    job=nextengine_import_job,
+    cron_schedule="30 * * * *",
+    execution_timezone=TIMEZONE,
+    description="Next Engine goods every hour at :30 (the listing has no change filter: a full read, cheap "
+    "because unchanged goods are not staged again).",
+    default_status=DefaultScheduleStatus.RUNNING,
+)
+
+CATALOG_SCHEDULES = [serp_full_sync_schedule, serp_incremental_sync_schedule, serp_price_availability_schedule,
+                     nextengine_import_schedule]

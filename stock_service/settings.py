@@ -8,7 +8,6 @@ from datetime import timedelta
 
 from commerce_core.settings import ConfigurationError, env_number, load_settings
 
-LOCAL_NEXTENGINE_STORE = "hub-local-store"
 LOCAL_NEXTENGINE_KEY = "nextengine-local-key"
 
 
@@ -24,7 +23,7 @@ class ServiceSettings:
 
 def load_service_settings() -> ServiceSettings:
     settings = load_settings()
-    store = os.environ.get("NEXTENGINE_STORE_ACCOUNT", "").strip() or LOCAL_NEXTENGINE_STORE
+    store = settings.nextengine_store_account
     key = os.environ.get("NEXTENGINE_AUTH_KEY", "").strip()
     if not key:
         if settings.is_prod:

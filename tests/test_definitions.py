@@ -9,13 +9,13 @@ def test_catalog_lineage_reads_like_the_business():
     graph = defs.resolve_asset_graph()
     upstream = {key.to_user_string(): {p.to_user_string() for p in graph.get(key).parent_keys}
                 for key in graph.get_all_asset_keys()}
-    assert upstream["validated_products"] == {"serp_products"}
+    assert upstream["validated_products"] == {"serp_products", "nextengine_products"}
     assert upstream["enriched_products"] == {"validated_products"}
     assert upstream["central_catalog"] == {"enriched_products"}
     assert upstream["regional_snapshots"] == {"central_catalog"}
 
 
-GROUPS = {"serp_products": "catalog", "validated_products": "catalog", "enriched_products": "catalog",
+GROUPS = {"serp_products": "catalog", "nextengine_products": "catalog", "validated_products": "catalog", "enriched_products": "catalog",
           "central_catalog": "catalog", "regional_snapshots": "regions", "stock_reconciliation": "stock",
           "stock_levels_overview": "stock"}
 
@@ -41,6 +41,7 @@ def test_schedules_follow_the_seed_times_in_taipei():
         "serp_full_sync_daily": ("0 2 * * *", "serp_full_import"),
         "serp_incremental_sync_hourly": ("0 * * * *", "serp_incremental_import"),
         "serp_price_availability_every_15_minutes": ("*/15 * * * *", "serp_incremental_import"),
+        "nextengine_import_hourly": ("30 * * * *", "nextengine_import"),
         "region_sync_tw": ("*/30 * * * *", "region_sync"),
         "region_sync_us": ("0 3 * * *", "region_sync"),
         "region_sync_jp": ("0 4 * * *", "region_sync"),
@@ -62,7 +63,7 @@ def test_manual_job_takes_product_ids_from_the_launchpad():
     job = defs.resolve_job_def("serp_manual_import")
     config = job.run_config_schema.config_type.fields["ops"].config_type.fields["serp_products"]
     assert config is not None
-    assert job.tags["hub/pipeline"] == "catalog-serp"
+    assert job.tags["hub/pipeline"] == "catalog"
 
 
 def test_region_schedules_launch_their_own_partition_once_per_tick():

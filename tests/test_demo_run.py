@@ -24,11 +24,13 @@ def test_demo_check_imports_the_catalog_and_syncs_every_region_through_dagster(t
     env = {**os.environ, "HUB_DATA_DIR": str(tmp_path / "hub"), "SERP_API_KEY": secret}
     env.pop("HUB_DATABASE_URL", None)
     env.pop("DAGSTER_HOME", None)
-    for name in ("SERP_BASE_URL", "REGION_TW_URL", "REGION_US_URL", "REGION_JP_URL", "HUB_REDIS_URL"):
+    for name in ("SERP_BASE_URL", "REGION_TW_URL", "REGION_US_URL", "REGION_JP_URL", "HUB_REDIS_URL",
+                 "NEXTENGINE_BASE_URL", "NEXTENGINE_STORE_ACCOUNT"):
         env.pop(name, None)
     completed = subprocess.run(
         [sys.executable, "-m", "hub_cli.main", "demo", "--check", "--products", "150",
-         "--serp-port", str(_free_port()), "--region-port-base", "0", "--stock-port", "0"],
+         "--serp-port", str(_free_port()), "--region-port-base", "0", "--stock-port", "0",
+         "--nextengine-port", "0"],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
     )
     output = completed.stdout + completed.stderr
@@ -36,13 +38,14 @@ def test_demo_check_imports_the_catalog_and_syncs_every_region_through_dagster(t
     assert "RUN_SUCCESS" in output
     assert secret not in output  # the key reaches the resource through EnvVar, never the logs
     with closing(sqlite3.connect(tmp_path / "hub" / "catalog.sqlite3")) as db:
-        count, = db.execute("select count(*) from products").fetchone()
-        job, = db.execute("select status from import_jobs").fetchone()
+        count, = db.execute("select count(*) from products where supplier_id = 'SERP'").fetchone()
+        goods, = db.execute("select count(*) from products where supplier_id = 'NEXTENGINE'").fetchone()
+        jobs = dict(db.execute("select supplier_id, status from import_jobs").fetchall())
         syncs = dict(db.execute("select region_code, status from region_sync_logs").fetchall())
         delivered = dict(db.execute("select region_code, count(*) from region_deliveries group by region_code"))
         published, = db.execute("select count(*) from products where is_active and status = 'Published'").fetchone()
-    assert count >= 145 and job == "succeeded"
+    assert count >= 145 and goods > 0 and jobs == {"SERP": "succeeded", "NEXTENGINE": "succeeded"}
     assert syncs == {"TW": "succeeded", "US": "succeeded", "JP": "succeeded"}
     assert delivered == {"TW": published, "US": published, "JP": published}
-    assert "stock_check" in output and output.count("RUN_SUCCESS") >= 5
+    assert "stock_check" in output and output.count("RUN_SUCCESS") >= 6
     assert (tmp_path / "hub" / "dagster_home" / "dagster.yaml").exists()

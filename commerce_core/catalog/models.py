@@ -15,7 +15,8 @@ from typing import TypedDict
 import orjson
 
 CATALOG_LANGUAGES = ("en-US", "zh-TW", "ja-JP")
-PRODUCT_TYPES = ("Tour", "Voucher", "Ticket", "Hotel", "Transport")
+# Travel products (SERP) and merchandise from commerce platforms (Next Engine, Shopline).
+PRODUCT_TYPES = ("Tour", "Voucher", "Ticket", "Hotel", "Transport", "Goods")
 PRODUCT_STATUSES = ("Draft", "Published", "Archived")
 PRICE_TYPES = ("Base", "Sale", "Member")
 

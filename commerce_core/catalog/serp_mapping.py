@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
-from commerce_core.catalog.models import PRICE_TYPES, PRODUCT_STATUSES, PRODUCT_TYPES, UnifiedProduct, parse_utc
+from commerce_core.catalog.models import PRICE_TYPES, PRODUCT_STATUSES, UnifiedProduct, parse_utc
 
 SERP_SUPPLIER_ID = "SERP"
 
@@ -18,6 +18,9 @@ _CURRENCY = re.compile(r"^[A-Z]{3}$")
 _LANGUAGE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 _MAX_ID_LENGTH = 128
 _MAX_NAME_LENGTH = 200
+
+
+SERP_PRODUCT_TYPES = ("Tour", "Voucher", "Ticket", "Hotel", "Transport")
 
 
 @dataclass(frozen=True)
@@ -47,8 +50,9 @@ def validate_serp_record(record: object) -> list[Violation]:
 
     if record.get("status") not in PRODUCT_STATUSES:
         add(Violation("status_enum", f"status {record.get('status')!r} is not one of {', '.join(PRODUCT_STATUSES)}"))
-    if record.get("productType") not in PRODUCT_TYPES:
-        add(Violation("product_type_enum", f"productType {record.get('productType')!r} is not one of {', '.join(PRODUCT_TYPES)}"))
+    if record.get("productType") not in SERP_PRODUCT_TYPES:
+        add(Violation("product_type_enum",
+                      f"productType {record.get('productType')!r} is not one of {', '.join(SERP_PRODUCT_TYPES)}"))
     if not isinstance(record.get("isActive"), bool):
         add(Violation("is_active_type", "isActive must be true or false"))
 

@@ -16,7 +16,8 @@ import httpx
 
 from simulators.asgi_server import ServedApp
 from stock_service.app import create_app
-from stock_service.settings import LOCAL_NEXTENGINE_KEY, LOCAL_NEXTENGINE_STORE, ServiceSettings
+from commerce_core.settings import LOCAL_NEXTENGINE_STORE
+from stock_service.settings import LOCAL_NEXTENGINE_KEY, ServiceSettings
 
 REDIS_URL = os.environ.get("HUB_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 REPO = Path(__file__).resolve().parents[2]

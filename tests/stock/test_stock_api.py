@@ -13,7 +13,8 @@ from sqlalchemy import select
 from commerce_core.db.engine import get_engine
 from commerce_core.db.schema import inventory_sync_log, stock_ledger, stock_reservations
 from commerce_core.stock.ledger import ledger_totals
-from stock_service.settings import LOCAL_NEXTENGINE_KEY, LOCAL_NEXTENGINE_STORE
+from commerce_core.settings import LOCAL_NEXTENGINE_STORE
+from stock_service.settings import LOCAL_NEXTENGINE_KEY
 from tests.stock.helpers import served, service_settings, unique
 
 
