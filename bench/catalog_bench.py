@@ -23,12 +23,13 @@ from sqlalchemy import select
 from bench.common import DEFAULT_POSTGRES_URL, BenchSchema, fresh_schema, free_port, write_results
 from commerce_core.catalog.enrichment import OfflineEnricher, enrichable_text
 from commerce_core.catalog.models import product_uuid
+from commerce_core.connectors import token_store
 from commerce_core.catalog.serp_mapping import map_serp_record, validate_serp_record
 from commerce_core.db.engine import get_engine
 from commerce_core.db.migrate import upgrade
 from commerce_core.db.schema import product_images, product_prices, product_translations, products
-from hub_assets.catalog import CATALOG_ASSETS
-from resources import CatalogDatabase, EnricherResource, SerpSupplierResource
+from hub_assets.catalog import CATALOG_ASSETS, NEXTENGINE_ASSETS
+from resources import CatalogDatabase, EnricherResource, NextEngineResource, SerpSupplierResource
 
 STAGES = ["serp_products", "validated_products", "enriched_products", "central_catalog"]
 API_KEY = "bench-key"
@@ -41,6 +42,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES_URL,
                         help="server to benchmark on; a fresh schema is created and dropped")
     parser.add_argument("--keep-schema", action="store_true")
+    parser.add_argument("--nextengine-products", type=int, default=0,
+                        help="also import this many Next Engine goods (its simulator, rotating tokens) and compare "
+                        "products/s per source (0 skips it)")
 
 
 def _start_simulator(products: int) -> tuple[subprocess.Popen, str]:
@@ -62,17 +66,42 @@ def _start_simulator(products: int) -> tuple[subprocess.Popen, str]:
 
 
 def _run_pipeline(database_url: str, serp_url: str, instance: DagsterInstance) -> dict:
-    started = time.perf_counter()
-    result = materialize(
-        CATALOG_ASSETS,
-        resources={
+    return _timed_materialize(CATALOG_ASSETS, {
+        "catalog_db": CatalogDatabase(database_url=database_url, apply_migrations=False),
+        "serp": SerpSupplierResource(base_url=serp_url, api_key=API_KEY, requests_per_second=0),
+        "enricher": EnricherResource(),
+    }, {"ops": {"serp_products": {"config": {"mode": "full"}}}}, instance)
+
+
+def _run_nextengine(database_url: str, count: int, instance: DagsterInstance) -> dict:
+    """Next Engine goods through the same stages: its simulator in its own process, tokens rotating."""
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "simulators.nextengine", "--port", str(port),
+                                "--products", str(count), "--orders", "10"], stdout=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                tokens = httpx.get(f"{url}/_sim/tokens", timeout=1).json()
+                break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        with get_engine(database_url).begin() as conn:
+            token_store.authorise(conn, "nextengine", "bench-shop",
+                                  token_store.TokenPair(tokens["access_token"], tokens["refresh_token"]))
+        return _timed_materialize([*NEXTENGINE_ASSETS, *CATALOG_ASSETS[1:]], {
             "catalog_db": CatalogDatabase(database_url=database_url, apply_migrations=False),
-            "serp": SerpSupplierResource(base_url=serp_url, api_key=API_KEY, requests_per_second=0),
+            "nextengine": NextEngineResource(base_url=url, store_account="bench-shop", page_size=1000),
             "enricher": EnricherResource(),
-        },
-        run_config={"ops": {"serp_products": {"config": {"mode": "full"}}}},
-        instance=instance,
-    )
+        }, None, instance)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def _timed_materialize(assets: list, resources: dict, run_config: dict | None, instance: DagsterInstance) -> dict:
+    started = time.perf_counter()
+    result = materialize(assets, resources=resources, run_config=run_config, instance=instance)
     wall = time.perf_counter() - started
     stages = {}
     for event in result.get_asset_materialization_events():
@@ -165,6 +194,14 @@ def _run_in(bench_schema: BenchSchema, args: argparse.Namespace, report: dict) -
         print("[bench] rerun with nothing changed ...", flush=True)
         report["unchanged_rerun"] = _run_pipeline(database_url, serp_url, instance)
         print(f"[bench]   {report['unchanged_rerun']['wall_seconds']:.2f}s")
+        if args.nextengine_products:
+            print(f"[bench] Next Engine: {args.nextengine_products:,} goods through the same stages ...", flush=True)
+            nextengine = _run_nextengine(database_url, args.nextengine_products, instance)
+            rate = args.nextengine_products / nextengine["wall_seconds"]
+            report["nextengine"] = {**nextengine, "products_per_second": round(rate, 1),
+                                    "vs_serp": round(rate / report["end_to_end_products_per_second"], 2)}
+            print(f"[bench]   {nextengine['wall_seconds']:.2f}s  ({rate:,.0f} goods/s, "
+                  f"{report['nextengine']['vs_serp']:.0%} of the SERP path's rate)", flush=True)
         report["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
         print(f"[bench] peak memory (RSS) of the pipeline process: {report['peak_rss_mb']:.0f} MB")
         if args.baseline_products:

@@ -1,0 +1,530 @@
+"""Shopline Admin OpenAPI simulator (REST + GraphQL) per ../shared/contracts/shopline.md.
+
+REST: GET /admin/openapi/{version}/products/products.json and .../orders/orders.json
+with `Authorization: Bearer <token>`; cursor paging through the `page_info` parameter
+of the `Link: <...>; rel="next"` header (the first page may take `since_id`; with
+`page_info` other filters are ignored); `limit` default 50, at most 1000.
+GraphQL: POST .../graphql.json with the `products(first:, after:)` Relay connection
+only (ids are `gid://shopline/Product/<id>`, `first` at most 250). Records are
+generated lazily from (seed, index); ids are digit strings ascending with the index.
+Admin routes under /_sim/ need no token and are never faulted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import binascii
+import hashlib
+import random
+import re
+import secrets
+import threading
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import orjson
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+DEFAULT_PORT = 8131
+API_VERSION = "v20230901"
+BASE_PATH = "/admin/openapi/{version}"
+PRODUCTS_PATH = BASE_PATH + "/products/products.json"
+ORDERS_PATH = BASE_PATH + "/orders/orders.json"
+GRAPHQL_PATH = BASE_PATH + "/graphql.json"
+KINDS = ("rest_products", "rest_orders", "graphql")
+CURRENCY = "TWD"
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 1000
+MAX_FIRST = 250
+TPE = timezone(timedelta(hours=8))
+# 2025-01-01T00:00:00Z; product i was created (and last updated) at T0 + i minutes.
+T0 = datetime(2025, 1, 1, tzinfo=timezone.utc)
+PRODUCT_ID_BASE, PRODUCT_ID_STEP = 16_057_190_000_000, 37
+VARIANT_ID_BASE = 18_057_190_000_000
+ORDER_ID_BASE, ORDER_ID_STEP = 21_057_190_000_000, 53
+CUSTOMER_ID_BASE = 46_057_190_000_000
+IMAGE_HOST = "https://img.myshopline.com/image/store/sim"
+
+_ADJ = ("經典", "手工", "限量", "天然", "有機", "北歐", "日式", "復古", "極簡", "職人")
+_NOUN = ("馬克杯", "帆布袋", "茶葉", "香皂", "毛巾", "筆記本", "竹筷", "香氛蠟燭", "保溫瓶", "圍巾")
+_VENDORS = ("Taipei Goods", "Tainan Craft", "Hsinchu Lab", "Kaohsiung Co.")
+_TYPES = ("Kitchen", "Bath", "Stationery", "Tea", "Accessories")
+_FIRST = ("Wei", "Mei", "Jun", "Hui", "Ting", "Yu", "Chen", "Ling", "Hao", "Xin")
+_LAST = ("Chen", "Lin", "Huang", "Chang", "Lee", "Wang", "Wu", "Liu", "Tsai", "Yang")
+_STATUSES = ("active",) * 7 + ("draft", "draft", "archived")
+_FINANCIAL = ("paid",) * 6 + ("pending", "pending", "pending", "refunded")
+
+
+def format_time(dt: datetime) -> str:
+    """ISO-8601 with the store's offset (+08:00), whole seconds."""
+    return dt.astimezone(TPE).isoformat(timespec="seconds")
+
+
+def _digest(seed: int, index: int, tag: str) -> bytes:
+    return hashlib.blake2b(f"{seed}:{index}:{tag}".encode(), digest_size=32).digest()
+
+
+def _b64(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def _unb64(token: str) -> str:
+    """Inverse of `_b64`; raises ValueError on anything malformed."""
+    try:
+        return base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError) as exc:
+        raise ValueError("malformed token") from exc
+
+
+class ShoplineStore:
+    """Deterministic products and orders, generated lazily from (seed, index)."""
+
+    def __init__(self, products: int = 1000, orders: int = 500, seed: int = 42) -> None:
+        if products < 0 or orders < 0:
+            raise ValueError("products and orders must be >= 0")
+        self.products = products
+        self.orders = orders
+        self.seed = seed
+        self.customers = max(1, orders // 3)  # so customers repeat across orders
+        self._versions: dict[int, int] = {}
+        self._modified: dict[int, datetime] = {}
+        self._last_stamp = T0
+        self._rng = random.Random(seed)
+        self._lock = threading.Lock()
+
+    # -- ids -------------------------------------------------------------------
+    @staticmethod
+    def product_id(index: int) -> str:
+        return str(PRODUCT_ID_BASE + (index + 1) * PRODUCT_ID_STEP)
+
+    @staticmethod
+    def order_id(index: int) -> str:
+        return str(ORDER_ID_BASE + (index + 1) * ORDER_ID_STEP)
+
+    @staticmethod
+    def variant_id(index: int, k: int) -> str:
+        return str(VARIANT_ID_BASE + index * 10 + k + 1)
+
+    def total(self, kind: str) -> int:
+        return self.orders if kind == "orders" else self.products
+
+    def first_index_after(self, kind: str, since_id: int) -> int:
+        """Index of the first record of `kind` whose numeric id is > since_id."""
+        base, step = (ORDER_ID_BASE, ORDER_ID_STEP) if kind == "orders" else (PRODUCT_ID_BASE, PRODUCT_ID_STEP)
+        return min(max(0, (since_id - base) // step), self.total(kind))
+
+    def index_of(self, kind: str, record_id: str) -> int:
+        """Index of an existing record id; ValueError if it is not one."""
+        base, step = (ORDER_ID_BASE, ORDER_ID_STEP) if kind == "orders" else (PRODUCT_ID_BASE, PRODUCT_ID_STEP)
+        offset = int(record_id) - base
+        if offset <= 0 or offset % step or offset // step > self.total(kind):
+            raise ValueError(f"unknown {kind} id {record_id}")
+        return offset // step - 1
+
+    # -- products ----------------------------------------------------------------
+    def _base_price(self, index: int) -> int:
+        h = _digest(self.seed, index, "product")
+        return (2 + (h[0] << 8 | h[1]) % 199) * 50  # 100..10,000 TWD
+
+    def _state(self, index: int) -> tuple[int, datetime]:
+        with self._lock:
+            return self._versions.get(index, 0), self._modified.get(index, T0 + timedelta(minutes=index))
+
+    def product(self, index: int) -> dict[str, Any]:
+        h = _digest(self.seed, index, "product")
+        version, modified = self._state(index)
+        price = self._base_price(index) + 10 * version
+        variants = [
+            {
+                "id": self.variant_id(index, k),
+                "sku": f"SL-{index + 1:07d}-{k + 1}",
+                "price": f"{price + 50 * k}.00",
+                "currency": CURRENCY,
+                "inventory_quantity": (h[10 + k] + 3 * version) % 40,
+            }
+            for k in range(1 + h[4] % 3)
+        ]
+        images = [
+            {"src": f"{IMAGE_HOST}/{self.product_id(index)}-{n}.jpg", "position": n}
+            for n in range(1, 2 + h[5] % 2)
+        ]
+        title = f"{_ADJ[h[2] % len(_ADJ)]}{_NOUN[h[3] % len(_NOUN)]} {index + 1}"
+        return {
+            "id": self.product_id(index),
+            "title": title,
+            "body_html": f"<p>{title}</p>",
+            "status": _STATUSES[h[6] % len(_STATUSES)],
+            "vendor": _VENDORS[h[7] % len(_VENDORS)],
+            "product_type": _TYPES[h[8] % len(_TYPES)],
+            "created_at": format_time(T0 + timedelta(minutes=index)),
+            "updated_at": format_time(modified),
+            "variants": variants,
+            "images": images,
+        }
+
+    def product_node(self, index: int) -> dict[str, Any]:
+        """The GraphQL shape of product `index`."""
+        p = self.product(index)
+        return {
+            "id": f"gid://shopline/Product/{p['id']}",
+            "title": p["title"],
+            "descriptionHtml": p["body_html"],
+            "status": p["status"].upper(),
+            "updatedAt": p["updated_at"],
+            "variants": {"edges": [
+                {"node": {
+                    "id": f"gid://shopline/ProductVariant/{v['id']}",
+                    "sku": v["sku"],
+                    "price": v["price"],
+                    "inventoryQuantity": v["inventory_quantity"],
+                }}
+                for v in p["variants"]
+            ]},
+        }
+
+    # -- orders ------------------------------------------------------------------
+    def customer(self, number: int) -> dict[str, str]:
+        h = _digest(self.seed, number, "customer")
+        first, last = _FIRST[h[0] % len(_FIRST)], _LAST[h[1] % len(_LAST)]
+        return {
+            "id": str(CUSTOMER_ID_BASE + number + 1),
+            "email": f"customer{number + 1:05d}@example.tw",
+            "first_name": first,
+            "last_name": last,
+        }
+
+    def order(self, index: int) -> dict[str, Any]:
+        h = _digest(self.seed, index, "order")
+        items = []
+        if self.products:
+            for k in range(1 + h[2] % 3):
+                g = (h[3 + 2 * k] << 16 | h[4 + 2 * k] << 8 | h[10 + k]) % self.products
+                n_variants = 1 + _digest(self.seed, g, "product")[4] % 3
+                v = h[20 + k] % n_variants
+                items.append({
+                    "id": str(ORDER_ID_BASE + (index + 1) * ORDER_ID_STEP * 10 + k + 1),
+                    "variant_id": self.variant_id(g, v),
+                    "sku": f"SL-{g + 1:07d}-{v + 1}",
+                    "quantity": 1 + h[14 + k] % 4,
+                    "price": f"{self._base_price(g) + 50 * v}.00",
+                })
+        total = sum(i["quantity"] * int(i["price"].split(".")[0]) for i in items)
+        return {
+            "id": self.order_id(index),
+            "name": f"#{1001 + index}",
+            "created_at": format_time(T0 + timedelta(hours=index)),
+            "financial_status": _FINANCIAL[h[0] % len(_FINANCIAL)],
+            "currency": CURRENCY,
+            "total_price": f"{total}.00",
+            "customer": self.customer((h[0] << 8 | h[1]) % self.customers),
+            "line_items": items,
+        }
+
+    def record(self, kind: str, index: int) -> dict[str, Any]:
+        return self.order(index) if kind == "orders" else self.product(index)
+
+    # -- changes -----------------------------------------------------------------
+    def change(self, count: int, now: datetime | None = None) -> list[str]:
+        """Bump price, stock and updated_at of `count` seeded products; returns their ids."""
+        now = now or datetime.now(timezone.utc)
+        with self._lock:
+            count = min(max(count, 0), self.products)
+            if not count:
+                return []
+            chosen = sorted(self._rng.sample(range(self.products), count))
+            # Strictly increasing stamps, whole seconds (the API's resolution).
+            stamp = max(now.replace(microsecond=0), self._last_stamp + timedelta(seconds=1))
+            self._last_stamp = stamp
+            for i in chosen:
+                self._versions[i] = self._versions.get(i, 0) + 1
+                self._modified[i] = stamp
+        return [self.product_id(i) for i in chosen]
+
+    @property
+    def changed_count(self) -> int:
+        with self._lock:
+            return len(self._versions)
+
+
+@dataclass
+class ShoplineFaults:
+    """Request-level fault injection on API calls (all off by default)."""
+
+    error_rate: float = 0.0
+    rate_limit_rate: float = 0.0
+    retry_after_seconds: int = 1
+    slow_rate: float = 0.0
+    slow_seconds: float = 2.0
+    fault_seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("error_rate", "rate_limit_rate", "slow_rate"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be within 0..1")
+
+    def describe(self) -> str:
+        active = [f"{k}={v}" for k, v in asdict(self).items() if k.endswith("_rate") and v]
+        return ", ".join(active) if active else "none"
+
+
+class _Stats:
+    def __init__(self) -> None:
+        self.calls: dict[str, int] = {k: 0 for k in KINDS}
+        self.statuses: dict[str, int] = {}
+        self.faults: dict[str, int] = {"error": 0, "rate_limit": 0, "slow": 0}
+        self.graphql_errors = 0
+        self.lock = threading.Lock()
+
+    def bump(self, name: str, key: str) -> None:
+        with self.lock:
+            table = getattr(self, name)
+            table[key] = table.get(key, 0) + 1
+
+
+def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(data), status_code=status, headers=headers, media_type="application/json")
+
+
+def _bad_request(message: str) -> Response:
+    return _json({"errors": message}, 400)
+
+
+def _parse_int(raw: str | None, name: str) -> int | None:
+    if raw is None:
+        return None
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be an integer") from exc
+
+
+_PRODUCTS_ARGS = re.compile(r"\bproducts\s*\(([^)]*)\)", re.S)
+_FIRST_LITERAL = re.compile(r"\bfirst\s*:\s*(-?\d+)")
+_AFTER_LITERAL = re.compile(r"\bafter\s*:\s*(?:\"([^\"]*)\"|null\b)")
+_VAR_REF = re.compile(r"\b(first|after)\s*:\s*\$(\w+)")
+
+
+def _graphql_args(query: str, variables: dict[str, Any]) -> tuple[Any, Any]:
+    """(first, after) from `variables` or from literal arguments of `products(...)`."""
+    first, after = variables.get("first"), variables.get("after")
+    match = _PRODUCTS_ARGS.search(query)
+    args = match.group(1) if match else ""
+    for name, var in _VAR_REF.findall(args):  # `first: $n` with a differently named variable
+        if name == "first" and first is None:
+            first = variables.get(var)
+        if name == "after" and after is None:
+            after = variables.get(var)
+    if first is None and (m := _FIRST_LITERAL.search(args)):
+        first = int(m.group(1))
+    if after is None and (m := _AFTER_LITERAL.search(args)):
+        after = m.group(1)
+    return first, after
+
+
+def create_app(store: ShoplineStore, *, access_token: str, faults: ShoplineFaults | None = None) -> Starlette:
+    """Starlette app serving `store` to callers presenting `Bearer <access_token>`."""
+    faults = faults or ShoplineFaults()
+    stats = _Stats()
+    fault_rng = random.Random(faults.fault_seed)
+    fault_lock = threading.Lock()
+    expected_auth = f"Bearer {access_token}"
+
+    def api(kind: str, handler: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
+        """Count, fault-inject, authenticate, then run `handler`; records the status."""
+
+        async def endpoint(request: Request) -> Response:
+            stats.bump("calls", kind)
+            response = await guarded(request)
+            stats.bump("statuses", str(response.status_code))
+            return response
+
+        async def guarded(request: Request) -> Response:
+            with fault_lock:
+                u_kind, u_code, u_slow = fault_rng.random(), fault_rng.random(), fault_rng.random()
+            if u_slow < faults.slow_rate:
+                stats.bump("faults", "slow")
+                await asyncio.sleep(faults.slow_seconds)
+            if u_kind < faults.error_rate:
+                stats.bump("faults", "error")
+                return _json({"errors": "Internal Server Error"}, (500, 502, 503)[int(u_code * 3)])
+            if u_kind < faults.error_rate + faults.rate_limit_rate:
+                stats.bump("faults", "rate_limit")
+                return _json({"errors": "Too Many Requests"}, 429,
+                             {"Retry-After": str(faults.retry_after_seconds)})
+            auth = request.headers.get("authorization", "")
+            if not secrets.compare_digest(auth.encode(), expected_auth.encode()):
+                return _json({"errors": "[API] Invalid API key or access token (unrecognized login or wrong password)"},
+                             401)
+            return await handler(request)
+
+        return endpoint
+
+    def rest(kind: str) -> Callable[[Request], Awaitable[Response]]:
+        async def handler(request: Request) -> Response:
+            params = request.query_params
+            try:
+                limit = _parse_int(params.get("limit"), "limit")
+                page_info = params.get("page_info")
+                if page_info is not None:
+                    try:
+                        token_kind, last_id, token_limit = _unb64(page_info).split(":")
+                        if token_kind != kind:
+                            raise ValueError
+                        start = store.index_of(kind, last_id) + 1
+                        limit = int(token_limit) if limit is None else limit
+                    except ValueError:
+                        return _bad_request("page_info is invalid")
+                else:
+                    since_id = _parse_int(params.get("since_id"), "since_id")
+                    start = 0 if since_id is None else store.first_index_after(kind, since_id)
+            except ValueError as exc:
+                return _bad_request(str(exc))
+            limit = DEFAULT_LIMIT if limit is None else limit
+            if not 1 <= limit <= MAX_LIMIT:
+                return _bad_request(f"limit must be within 1..{MAX_LIMIT}")
+            end = min(start + limit, store.total(kind))
+            records = [store.record(kind, i) for i in range(start, end)]
+            headers = {}
+            if end < store.total(kind) and records:
+                token = _b64(f"{kind}:{records[-1]['id']}:{limit}")
+                url = request.url.replace(query=f"limit={limit}&page_info={token}")
+                headers["Link"] = f'<{url}>; rel="next"'
+            return _json({kind: records}, headers=headers)
+
+        return handler
+
+    def gql_error(message: str) -> Response:
+        with stats.lock:
+            stats.graphql_errors += 1
+        return _json({"errors": [{"message": message}]})
+
+    async def graphql(request: Request) -> Response:
+        try:
+            body = orjson.loads(await request.body())
+        except orjson.JSONDecodeError:
+            return _bad_request("body must be JSON")
+        if not isinstance(body, dict) or not isinstance(body.get("query"), str):
+            return _bad_request("body must be a JSON object with a string `query`")
+        query = body["query"]
+        variables = body.get("variables") or {}
+        if not isinstance(variables, dict):
+            return gql_error("variables must be an object")
+        if not _PRODUCTS_ARGS.search(query):
+            return gql_error("Unsupported query: only the products(first:, after:) connection is available")
+        first, after = _graphql_args(query, variables)
+        if not isinstance(first, int) or isinstance(first, bool) or first < 1:
+            return gql_error("products: `first` must be a positive integer")
+        if first > MAX_FIRST:
+            return gql_error(f"products: `first` exceeds the maximum of {MAX_FIRST}")
+        start = 0
+        if after is not None:
+            try:
+                if not isinstance(after, str):
+                    raise ValueError
+                prefix, pid = _unb64(after).split(":")
+                if prefix != "Product":
+                    raise ValueError
+                start = store.index_of("products", pid) + 1
+            except ValueError:
+                return gql_error("products: invalid cursor for `after`")
+        end = min(start + first, store.products)
+        edges = []
+        for i in range(start, end):
+            node = store.product_node(i)
+            edges.append({"cursor": _b64(f"Product:{store.product_id(i)}"), "node": node})
+        return _json({"data": {"products": {
+            "edges": edges,
+            "pageInfo": {
+                "hasNextPage": end < store.products,
+                "endCursor": edges[-1]["cursor"] if edges else None,
+            },
+        }}})
+
+    async def sim_stats(request: Request) -> Response:
+        with stats.lock:
+            body = {
+                "calls": dict(stats.calls),
+                "statuses": dict(stats.statuses),
+                "faults": dict(stats.faults),
+                "graphql_errors": stats.graphql_errors,
+            }
+        body.update(products=store.products, orders=store.orders, changed_count=store.changed_count)
+        return _json(body)
+
+    async def sim_change(request: Request) -> Response:
+        try:
+            body = orjson.loads(await request.body() or b"{}")
+        except orjson.JSONDecodeError:
+            return _json({"error": "body must be JSON"}, 400)
+        count = body.get("count") if isinstance(body, dict) else None
+        if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+            return _json({"error": "count must be an integer >= 0", "field": "count"}, 400)
+        return _json({"changed": store.change(count)})
+
+    app = Starlette(routes=[
+        Route(PRODUCTS_PATH, api("rest_products", rest("products")), methods=["GET"]),
+        Route(ORDERS_PATH, api("rest_orders", rest("orders")), methods=["GET"]),
+        Route(GRAPHQL_PATH, api("graphql", graphql), methods=["POST"]),
+        Route("/_sim/stats", sim_stats, methods=["GET"]),
+        Route("/_sim/change", sim_change, methods=["POST"]),
+    ])
+    app.state.store = store
+    app.state.faults = faults
+    app.state.stats = stats
+    return app
+
+
+# -- CLI ---------------------------------------------------------------------
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Flags for `python -m simulators.shopline`."""
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT)
+    parser.add_argument("--products", type=int, default=1000)
+    parser.add_argument("--orders", type=int, default=500)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--access-token", default="shopline-local-token")
+    parser.add_argument("--error-rate", type=float, default=0.0, help="fraction of API calls answered 5xx")
+    parser.add_argument("--rate-limit-rate", type=float, default=0.0, help="fraction answered 429")
+    parser.add_argument("--retry-after", type=int, default=1, help="Retry-After seconds on 429")
+    parser.add_argument("--slow-rate", type=float, default=0.0, help="fraction of calls delayed")
+    parser.add_argument("--slow-seconds", type=float, default=2.0)
+    parser.add_argument("--fault-seed", type=int, default=0)
+
+
+def run(args: argparse.Namespace) -> None:
+    """Serve the simulator in the foreground until Ctrl-C."""
+    from simulators.asgi_server import serve_forever
+
+    faults = ShoplineFaults(
+        error_rate=args.error_rate,
+        rate_limit_rate=args.rate_limit_rate,
+        retry_after_seconds=args.retry_after,
+        slow_rate=args.slow_rate,
+        slow_seconds=args.slow_seconds,
+        fault_seed=args.fault_seed,
+    )
+    store = ShoplineStore(args.products, args.orders, args.seed)
+    app = create_app(store, access_token=args.access_token, faults=faults)
+    print(
+        f"Shopline simulator on http://{args.host}:{args.port}/admin/openapi/{API_VERSION}/ "
+        f"({args.products} products, {args.orders} orders, seed {args.seed}; faults: {faults.describe()})",
+        flush=True,
+    )
+    serve_forever(app, args.host, args.port)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m simulators.shopline", description=__doc__)
+    add_arguments(parser)
+    run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    main()
