@@ -6,7 +6,7 @@ import os
 
 from dagster import Definitions, EnvVar
 
-from hub_assets.catalog import CATALOG_ASSETS, CATALOG_CHECKS, NEXTENGINE_ASSETS
+from hub_assets.catalog import CATALOG_ASSETS, CATALOG_CHECKS, NEXTENGINE_ASSETS, SHOPLINE_ASSETS
 from hub_assets.regions import REGION_ASSETS
 from hub_assets.stock import STOCK_ASSETS
 from jobs.catalog_jobs import CATALOG_JOBS
@@ -20,6 +20,7 @@ from resources import (
     NotifierResource,
     RegionsResource,
     SerpSupplierResource,
+    ShoplineResource,
     StockRedisResource,
 )
 from schedules.catalog_schedules import CATALOG_SCHEDULES
@@ -43,11 +44,12 @@ def build_resources() -> dict:
         "notifier": NotifierResource(),
         "stock_redis": StockRedisResource(),
         "nextengine": NextEngineResource(),
+        "shopline": ShoplineResource(access_token=_secret("SHOPLINE_ACCESS_TOKEN")),
     }
 
 
 defs = Definitions(
-    assets=[*CATALOG_ASSETS, *NEXTENGINE_ASSETS, *REGION_ASSETS, *STOCK_ASSETS],
+    assets=[*CATALOG_ASSETS, *NEXTENGINE_ASSETS, *SHOPLINE_ASSETS, *REGION_ASSETS, *STOCK_ASSETS],
     asset_checks=CATALOG_CHECKS,
     jobs=[*CATALOG_JOBS, *REGION_JOBS, *STOCK_JOBS],
     schedules=[*CATALOG_SCHEDULES, *REGION_SCHEDULES, *STOCK_SCHEDULES],

@@ -10,6 +10,8 @@ LOCAL_SERP_URL = "http://127.0.0.1:8101"
 LOCAL_SERP_API_KEY = "serp-local-key"
 LOCAL_NEXTENGINE_URL = "http://127.0.0.1:8121"
 LOCAL_NEXTENGINE_STORE = "hub-local-store"
+LOCAL_SHOPLINE_URL = "http://127.0.0.1:8131"
+LOCAL_SHOPLINE_TOKEN = "shopline-local-token"
 
 
 class ConfigurationError(RuntimeError):
@@ -47,6 +49,8 @@ class Settings:
     max_reject_rate: float
     nextengine_base_url: str
     nextengine_store_account: str
+    shopline_base_url: str
+    shopline_access_token: str
 
     @property
     def is_prod(self) -> bool:
@@ -77,6 +81,8 @@ def load_settings() -> Settings:
         max_reject_rate=env_number("HUB_MAX_REJECT_RATE", 0.05),
         nextengine_base_url=_env("NEXTENGINE_BASE_URL", LOCAL_NEXTENGINE_URL),
         nextengine_store_account=_env("NEXTENGINE_STORE_ACCOUNT", LOCAL_NEXTENGINE_STORE),
+        shopline_base_url=_env("SHOPLINE_BASE_URL", LOCAL_SHOPLINE_URL),
+        shopline_access_token=_env("SHOPLINE_ACCESS_TOKEN", LOCAL_SHOPLINE_TOKEN),
     )
     if settings.is_prod:
         _refuse_local_defaults(settings)

@@ -38,6 +38,7 @@ from commerce_core.settings import load_settings
 from commerce_core.suppliers.serp import SerpSupplierClient
 from hub_assets.metadata import markdown_table
 from hub_assets.nextengine_products import nextengine_products
+from hub_assets.shopline_products import shopline_products
 from hub_assets.run_context import progress_logger, run_trigger
 from resources import CatalogDatabase, EnricherResource, SerpSupplierResource
 
@@ -163,7 +164,7 @@ def serp_products(
 
 
 @asset(
-    deps=[serp_products, nextengine_products],
+    deps=[serp_products, nextengine_products, shopline_products],
     group_name=CATALOG_GROUP,
     owners=CATALOG_OWNERS,
     kinds={"python", "sql"},
@@ -342,4 +343,5 @@ def central_catalog_active_products_priced(catalog_db: CatalogDatabase) -> Asset
 
 CATALOG_ASSETS = [serp_products, validated_products, enriched_products, central_catalog]
 NEXTENGINE_ASSETS = [nextengine_products]
+SHOPLINE_ASSETS = [shopline_products]
 CATALOG_CHECKS = [validated_products_reject_rate, central_catalog_active_products_priced]

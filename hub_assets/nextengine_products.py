@@ -43,7 +43,7 @@ def nextengine_products(context: AssetExecutionContext, config: NextEngineImport
         with closing(nextengine.create_client(engine, on_retry=context.log.warning)) as client:
             pages = client.search(GOODS_SEARCH, limit=nextengine.page_size)
             staged = stage_batches(engine, NEXTENGINE_SUPPLIER_ID, pages, job_id, progress_logger(context, "fetched"),
-                                   id_field="goods_id")
+                                   key=lambda record: record.get("goods_id"))
         archived = tombstone_missing(engine, NEXTENGINE_SUPPLIER_ID, staged.seen_ids, job_id,
                                      config.max_archive_fraction)
         with engine.begin() as conn:

@@ -33,6 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--invalid-rate", type=float, default=0.01, help="share of invalid supplier records")
     parser.add_argument("--stock-port", type=int, default=8000, help="stock service port; 0 = a free port")
     parser.add_argument("--nextengine-port", type=int, default=8121, help="Next Engine simulator; 0 = a free port")
+    parser.add_argument("--shopline-port", type=int, default=8131, help="Shopline simulator; 0 = a free port")
     parser.add_argument("--region-port-base", type=int, default=8111,
                         help="first port of the region simulators (TW, US, JP in priority order); 0 = free ports")
     parser.add_argument("--check", action="store_true",
@@ -117,12 +118,17 @@ def run(args: argparse.Namespace) -> int:
             env["NEXTENGINE_BASE_URL"] = f"http://127.0.0.1:{ne_port}"
             start("Next Engine simulator", [sys.executable, "-m", "simulators.nextengine", "--port", str(ne_port)])
             _authorise_local_nextengine(database_url, env)
+        if not os.environ.get("SHOPLINE_BASE_URL"):
+            shopline_port = _free_port() if args.shopline_port == 0 else args.shopline_port
+            env["SHOPLINE_BASE_URL"] = f"http://127.0.0.1:{shopline_port}"
+            start("Shopline simulator", [sys.executable, "-m", "simulators.shopline", "--port", str(shopline_port)])
         stock_port = _free_port() if args.stock_port == 0 else args.stock_port
         env["STOCK_SERVICE_URL"] = f"http://127.0.0.1:{stock_port}"
         start("stock service", [sys.executable, "-m", "stock_service", "--port", str(stock_port)])
         _wait_for(f"http://127.0.0.1:{args.serp_port}/_sim/stats", "SERP simulator")
         _wait_for(f"{env['STOCK_SERVICE_URL']}/health", "stock service")
         _wait_for(f"{env['NEXTENGINE_BASE_URL']}/_sim/stats", "Next Engine simulator")
+        _wait_for(f"{env['SHOPLINE_BASE_URL']}/_sim/stats", "Shopline simulator")
         for region, port in regions.items():
             _wait_for(f"http://127.0.0.1:{port}/_sim/stats", f"{region.code} region simulator")
         if args.check:
@@ -157,9 +163,9 @@ def _authorise_local_nextengine(database_url: str, env: dict[str, str]) -> None:
 
 
 def _check_run(env: dict[str, str], region_codes: list[str]) -> int:
-    """Full SERP and Next Engine imports, every region's sync and a stock check, through Dagster's own CLI."""
+    """Full SERP, Next Engine and Shopline imports, every region's sync and a stock check, via Dagster's CLI."""
     commands = [[sys.executable, "-m", "dagster", "job", "execute", "-m", "definitions", "-d", str(REPO),
-                 "-j", job] for job in ("serp_full_import", "nextengine_import")]
+                 "-j", job] for job in ("serp_full_import", "nextengine_import", "shopline_import")]
     commands += [[sys.executable, "-m", "dagster", "asset", "materialize", "-m", "definitions", "-d", str(REPO),
                   "--select", "regional_snapshots", "--partition", code] for code in region_codes]
     commands.append([sys.executable, "-m", "dagster", "job", "execute", "-m", "definitions", "-d", str(REPO),

@@ -6,6 +6,7 @@
   hub simulate serp ...    run the SERP supplier simulator
   hub simulate region ...  run one regional ProductsAPI simulator (--region TW|US|JP)
   hub simulate nextengine  run the Next Engine REST simulator (rotating tokens)
+  hub simulate shopline    run the Shopline REST + GraphQL simulator
   hub bench catalog ...    the catalog benchmark (bench/catalog_bench.py)
   hub bench regions ...    the regional distribution benchmark (bench/regions_bench.py)
   hub bench stock ...      the stock service benchmark (bench/stock_bench.py)
@@ -17,7 +18,7 @@ import argparse
 import sys
 
 from hub_cli import demo
-from simulators import nextengine, region_products, serp_supplier
+from simulators import nextengine, region_products, serp_supplier, shopline
 
 
 def _db_upgrade(args: argparse.Namespace) -> int:
@@ -87,6 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
     next_engine = simulators.add_parser("nextengine", help="Next Engine REST API (contracts/nextengine.md)")
     nextengine.add_arguments(next_engine)
     next_engine.set_defaults(handler=lambda args: nextengine.run(args) or 0)
+    shopline_store = simulators.add_parser("shopline", help="Shopline REST + GraphQL (contracts/shopline.md)")
+    shopline.add_arguments(shopline_store)
+    shopline_store.set_defaults(handler=lambda args: shopline.run(args) or 0)
 
     bench = commands.add_parser("bench", help="benchmarks").add_subparsers(dest="bench", required=True)
     catalog = bench.add_parser("catalog", help="SERP -> central catalog throughput")

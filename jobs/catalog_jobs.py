@@ -2,7 +2,7 @@
 
 from dagster import AssetSelection, define_asset_job
 
-from hub_assets.catalog import CATALOG_ASSETS, NEXTENGINE_ASSETS
+from hub_assets.catalog import CATALOG_ASSETS, NEXTENGINE_ASSETS, SHOPLINE_ASSETS
 
 # One catalog import at a time (dagster.yaml run_queue limit on this tag): the stages after
 # staging take every source's pending rows, so two overlapping runs would do the same work twice.
@@ -49,4 +49,13 @@ nextengine_import_job = define_asset_job(
     tags=CATALOG_RUN_TAGS,
 )
 
-CATALOG_JOBS = [serp_full_import_job, serp_incremental_import_job, serp_manual_import_job, nextengine_import_job]
+shopline_import_job = define_asset_job(
+    "shopline_import",
+    selection=AssetSelection.assets(*SHOPLINE_ASSETS, *CATALOG_ASSETS[1:]),
+    description="The whole Shopline product listing (GraphQL) into the central catalog; products no longer "
+    "listed are archived.",
+    tags=CATALOG_RUN_TAGS,
+)
+
+CATALOG_JOBS = [serp_full_import_job, serp_incremental_import_job, serp_manual_import_job, nextengine_import_job,
+                shopline_import_job]

@@ -5,10 +5,11 @@ from resources.enrichment import EnricherResource
 from resources.nextengine import NextEngineResource
 from resources.regions import FxRatesResource, NotifierResource, RegionsResource
 from resources.serp_supplier import SerpSupplierResource
+from resources.shopline import ShoplineResource
 from resources.stock import StockRedisResource
 
 __all__ = [
     "CatalogDatabase", "EnricherResource", "FxRatesResource", "NextEngineResource", "NotifierResource",
     "RegionsResource",
-    "SerpSupplierResource", "StockRedisResource",
+    "SerpSupplierResource", "ShoplineResource", "StockRedisResource",
 ]

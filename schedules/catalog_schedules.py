@@ -2,7 +2,12 @@
 
 from dagster import DefaultScheduleStatus, ScheduleDefinition
 
-from jobs.catalog_jobs import nextengine_import_job, serp_full_import_job, serp_incremental_import_job
+from jobs.catalog_jobs import (
+    nextengine_import_job,
+    serp_full_import_job,
+    serp_incremental_import_job,
+    shopline_import_job,
+)
 
 TIMEZONE = "Asia/Taipei"
 
@@ -47,5 +52,14 @@ nextengine_import_schedule = ScheduleDefinition(
     default_status=DefaultScheduleStatus.RUNNING,
 )
 
+shopline_import_schedule = ScheduleDefinition(
+    name="shopline_import_hourly",
+    job=shopline_import_job,
+    cron_schedule="45 * * * *",
+    execution_timezone=TIMEZONE,
+    description="Shopline products every hour at :45 (webhooks bring single changes sooner, issue 6).",
+    default_status=DefaultScheduleStatus.RUNNING,
+)
+
 CATALOG_SCHEDULES = [serp_full_sync_schedule, serp_incremental_sync_schedule, serp_price_availability_schedule,
-                     nextengine_import_schedule]
+                     nextengine_import_schedule, shopline_import_schedule]

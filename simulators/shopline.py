@@ -314,7 +314,7 @@ _VAR_REF = re.compile(r"\b(first|after)\s*:\s*\$(\w+)")
 def _graphql_args(query: str, variables: dict[str, Any]) -> tuple[Any, Any]:
     """(first, after) from `variables` or from literal arguments of `products(...)`."""
     first, after = variables.get("first"), variables.get("after")
-    match = _PRODUCTS_ARGS.search(query)
+    match = _PRODUCTS_ARGS.search(query, max(query.find("{"), 0))  # skip the operation header
     args = match.group(1) if match else ""
     for name, var in _VAR_REF.findall(args):  # `first: $n` with a differently named variable
         if name == "first" and first is None:
@@ -416,7 +416,7 @@ def create_app(store: ShoplineStore, *, access_token: str, faults: ShoplineFault
         variables = body.get("variables") or {}
         if not isinstance(variables, dict):
             return gql_error("variables must be an object")
-        if not _PRODUCTS_ARGS.search(query):
+        if not _PRODUCTS_ARGS.search(query, max(query.find("{"), 0)):
             return gql_error("Unsupported query: only the products(first:, after:) connection is available")
         first, after = _graphql_args(query, variables)
         if not isinstance(first, int) or isinstance(first, bool) or first < 1:

@@ -9,13 +9,13 @@ def test_catalog_lineage_reads_like_the_business():
     graph = defs.resolve_asset_graph()
     upstream = {key.to_user_string(): {p.to_user_string() for p in graph.get(key).parent_keys}
                 for key in graph.get_all_asset_keys()}
-    assert upstream["validated_products"] == {"serp_products", "nextengine_products"}
+    assert upstream["validated_products"] == {"serp_products", "nextengine_products", "shopline_products"}
     assert upstream["enriched_products"] == {"validated_products"}
     assert upstream["central_catalog"] == {"enriched_products"}
     assert upstream["regional_snapshots"] == {"central_catalog"}
 
 
-GROUPS = {"serp_products": "catalog", "nextengine_products": "catalog", "validated_products": "catalog", "enriched_products": "catalog",
+GROUPS = {"serp_products": "catalog", "nextengine_products": "catalog", "shopline_products": "catalog", "validated_products": "catalog", "enriched_products": "catalog",
           "central_catalog": "catalog", "regional_snapshots": "regions", "stock_reconciliation": "stock",
           "stock_levels_overview": "stock"}
 
@@ -42,6 +42,7 @@ def test_schedules_follow_the_seed_times_in_taipei():
         "serp_incremental_sync_hourly": ("0 * * * *", "serp_incremental_import"),
         "serp_price_availability_every_15_minutes": ("*/15 * * * *", "serp_incremental_import"),
         "nextengine_import_hourly": ("30 * * * *", "nextengine_import"),
+        "shopline_import_hourly": ("45 * * * *", "shopline_import"),
         "region_sync_tw": ("*/30 * * * *", "region_sync"),
         "region_sync_us": ("0 3 * * *", "region_sync"),
         "region_sync_jp": ("0 4 * * *", "region_sync"),

@@ -25,12 +25,12 @@ def test_demo_check_imports_the_catalog_and_syncs_every_region_through_dagster(t
     env.pop("HUB_DATABASE_URL", None)
     env.pop("DAGSTER_HOME", None)
     for name in ("SERP_BASE_URL", "REGION_TW_URL", "REGION_US_URL", "REGION_JP_URL", "HUB_REDIS_URL",
-                 "NEXTENGINE_BASE_URL", "NEXTENGINE_STORE_ACCOUNT"):
+                 "NEXTENGINE_BASE_URL", "NEXTENGINE_STORE_ACCOUNT", "SHOPLINE_BASE_URL", "SHOPLINE_ACCESS_TOKEN"):
         env.pop(name, None)
     completed = subprocess.run(
         [sys.executable, "-m", "hub_cli.main", "demo", "--check", "--products", "150",
          "--serp-port", str(_free_port()), "--region-port-base", "0", "--stock-port", "0",
-         "--nextengine-port", "0"],
+         "--nextengine-port", "0", "--shopline-port", "0"],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
     )
     output = completed.stdout + completed.stderr
@@ -44,8 +44,9 @@ def test_demo_check_imports_the_catalog_and_syncs_every_region_through_dagster(t
         syncs = dict(db.execute("select region_code, status from region_sync_logs").fetchall())
         delivered = dict(db.execute("select region_code, count(*) from region_deliveries group by region_code"))
         published, = db.execute("select count(*) from products where is_active and status = 'Published'").fetchone()
-    assert count >= 145 and goods > 0 and jobs == {"SERP": "succeeded", "NEXTENGINE": "succeeded"}
+    assert count >= 145 and goods > 0
+    assert jobs == {"SERP": "succeeded", "NEXTENGINE": "succeeded", "SHOPLINE": "succeeded"}
     assert syncs == {"TW": "succeeded", "US": "succeeded", "JP": "succeeded"}
     assert delivered == {"TW": published, "US": published, "JP": published}
-    assert "stock_check" in output and output.count("RUN_SUCCESS") >= 6
+    assert "stock_check" in output and output.count("RUN_SUCCESS") >= 7
     assert (tmp_path / "hub" / "dagster_home" / "dagster.yaml").exists()

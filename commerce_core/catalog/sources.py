@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from commerce_core.catalog.models import UnifiedProduct
 from commerce_core.catalog.serp_mapping import SERP_SUPPLIER_ID, Violation, map_serp_record, validate_serp_record
 from commerce_core.connectors.nextengine_mapping import NEXTENGINE_SUPPLIER_ID, map_goods, validate_goods
+from commerce_core.connectors.shopline_mapping import SHOPLINE_SUPPLIER_ID, map_product_node, validate_product_node
 
 
 @dataclass(frozen=True)
@@ -24,4 +25,5 @@ class CatalogSource:
 SOURCES: dict[str, CatalogSource] = {
     SERP_SUPPLIER_ID: CatalogSource(SERP_SUPPLIER_ID, validate_serp_record, map_serp_record),
     NEXTENGINE_SUPPLIER_ID: CatalogSource(NEXTENGINE_SUPPLIER_ID, validate_goods, map_goods),
+    SHOPLINE_SUPPLIER_ID: CatalogSource(SHOPLINE_SUPPLIER_ID, validate_product_node, map_product_node),
 }

@@ -79,15 +79,21 @@ def _regroup(batches: Iterable[list], size: int) -> Iterable[list]:
 
 
 @fewer_gc_passes()
+def _serp_key(record: dict) -> object:
+    return record.get("id")
+
+
 def stage_batches(engine: Engine, supplier_id: str, batches: Iterable[list], job_id: uuid.UUID,
-                  progress: Callable[[StagingResult], None] | None = None, *, id_field: str = "id") -> StagingResult:
+                  progress: Callable[[StagingResult], None] | None = None, *,
+                  key: Callable[[dict], object] = _serp_key) -> StagingResult:
     """Stage raw records in transactions of about STAGING_BATCH records; returns what happened.
 
-    id_field: the record's key at this supplier (SERP `id`, Next Engine `goods_id`)."""
+    key: the record's id at this supplier (SERP `id`, Next Engine `goods_id`, Shopline's GID as a
+    plain id); a record without a usable one is rejected."""
     result = StagingResult()
     with WriteBehind() as writer:
         for records in _regroup(batches, STAGING_BATCH):
-            rows, is_new, rejects = _stage_batch(engine, supplier_id, job_id, records, result, id_field)
+            rows, is_new, rejects = _stage_batch(engine, supplier_id, job_id, records, result, key)
             writer.submit(partial(_write_batch, engine, rows, is_new, rejects))
             if progress:
                 progress(result)
@@ -98,13 +104,16 @@ def stage_batches(engine: Engine, supplier_id: str, batches: Iterable[list], job
 
 
 def _stage_batch(engine: Engine, supplier_id: str, job_id: uuid.UUID, records: list,
-                 result: StagingResult, id_field: str) -> tuple[list[dict], list[bool], list[dict]]:
+                 result: StagingResult, key: Callable[[dict], object]) -> tuple[list[dict], list[bool], list[dict]]:
     now = utcnow()
     keyed: dict[str, dict] = {}
     rejects = []
     for record in records:
         result.fetched += 1
-        external_id = record.get(id_field) if isinstance(record, dict) else None
+        try:
+            external_id = key(record) if isinstance(record, dict) else None
+        except (ValueError, KeyError, TypeError):
+            external_id = None
         if not isinstance(external_id, str) or not external_id.strip():
             rejects.append(_reject_row(job_id, supplier_id, None, "id_required",
                                        "record has no usable id and cannot be imported", record, now))

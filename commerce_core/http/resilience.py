@@ -147,6 +147,10 @@ class ResilientHttpClient:
     def get_json(self, path: str, params: Mapping | None = None, *, allow_404: bool = False):
         return self._call("GET", path, params=params, allow_404=allow_404)
 
+    def get_json_and_headers(self, path: str, params: Mapping | None = None) -> tuple[object, httpx.Headers]:
+        """For APIs that page through a response header (Shopline's Link)."""
+        return self._call("GET", path, params=params, with_headers=True)
+
     def post_json(self, path: str, body: object):
         return self._call("POST", path, content=orjson.dumps(body), headers={"Content-Type": "application/json"})
 
@@ -157,7 +161,7 @@ class ResilientHttpClient:
     def close(self) -> None:
         self._client.close()
 
-    def _call(self, method: str, path: str, *, allow_404: bool = False, **request):
+    def _call(self, method: str, path: str, *, allow_404: bool = False, with_headers: bool = False, **request):
         retrying = Retrying(
             stop=stop_after_attempt(self.retry.max_attempts),
             wait=self._wait,
@@ -165,18 +169,18 @@ class ResilientHttpClient:
             before_sleep=self._report_retry,
             reraise=True,
         )
-        return retrying(self._attempt, method, path, allow_404, request)
+        return retrying(self._attempt, method, path, allow_404, request, with_headers)
 
-    def _attempt(self, method: str, path: str, allow_404: bool, request: dict):
+    def _attempt(self, method: str, path: str, allow_404: bool, request: dict, with_headers: bool = False):
         self.breaker.before_call()
         try:
-            return self._judged_attempt(method, path, allow_404, request)
+            return self._judged_attempt(method, path, allow_404, request, with_headers)
         finally:
             # Whatever ended this call without a verdict (429, an unexpected error) must not
             # leave a half-open circuit waiting for a trial that never reports.
             self.breaker.release_trial()
 
-    def _judged_attempt(self, method: str, path: str, allow_404: bool, request: dict):
+    def _judged_attempt(self, method: str, path: str, allow_404: bool, request: dict, with_headers: bool):
         self.limiter.acquire()
         try:
             response = self._client.request(method, path, **request)
@@ -201,7 +205,7 @@ class ResilientHttpClient:
         except orjson.JSONDecodeError as error:
             raise self._failure(f"{method} {path} answered invalid JSON ({len(response.content)} bytes): {error}") from error
         self.breaker.record_success()
-        return body
+        return (body, response.headers) if with_headers else body
 
     def _failure(self, message: str) -> RetryableError:
         self.breaker.record_failure()
