@@ -7,6 +7,7 @@ import os
 from dagster import Definitions, EnvVar
 
 from hub_assets.catalog import CATALOG_ASSETS, CATALOG_CHECKS, NEXTENGINE_ASSETS, SHOPLINE_ASSETS
+from hub_assets.orders import ORDER_ASSETS
 from hub_assets.regions import REGION_ASSETS
 from hub_assets.stock import STOCK_ASSETS
 from jobs.catalog_jobs import CATALOG_JOBS
@@ -49,7 +50,7 @@ def build_resources() -> dict:
 
 
 defs = Definitions(
-    assets=[*CATALOG_ASSETS, *NEXTENGINE_ASSETS, *SHOPLINE_ASSETS, *REGION_ASSETS, *STOCK_ASSETS],
+    assets=[*CATALOG_ASSETS, *NEXTENGINE_ASSETS, *SHOPLINE_ASSETS, *ORDER_ASSETS, *REGION_ASSETS, *STOCK_ASSETS],
     asset_checks=CATALOG_CHECKS,
     jobs=[*CATALOG_JOBS, *REGION_JOBS, *STOCK_JOBS],
     schedules=[*CATALOG_SCHEDULES, *REGION_SCHEDULES, *STOCK_SCHEDULES],

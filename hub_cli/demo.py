@@ -165,7 +165,7 @@ def _authorise_local_nextengine(database_url: str, env: dict[str, str]) -> None:
 def _check_run(env: dict[str, str], region_codes: list[str]) -> int:
     """Full SERP, Next Engine and Shopline imports, every region's sync and a stock check, via Dagster's CLI."""
     commands = [[sys.executable, "-m", "dagster", "job", "execute", "-m", "definitions", "-d", str(REPO),
-                 "-j", job] for job in ("serp_full_import", "nextengine_import", "shopline_import")]
+                 "-j", job] for job in ("serp_full_import", "nextengine_import", "shopline_import", "orders_import")]
     commands += [[sys.executable, "-m", "dagster", "asset", "materialize", "-m", "definitions", "-d", str(REPO),
                   "--select", "regional_snapshots", "--partition", code] for code in region_codes]
     commands.append([sys.executable, "-m", "dagster", "job", "execute", "-m", "definitions", "-d", str(REPO),

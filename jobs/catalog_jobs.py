@@ -57,5 +57,12 @@ shopline_import_job = define_asset_job(
     tags=CATALOG_RUN_TAGS,
 )
 
+orders_import_job = define_asset_job(
+    "orders_import",
+    selection=AssetSelection.groups("orders"),
+    description="Shopline and Next Engine orders as unified orders (the ones invoices are issued for).",
+    tags={"hub/pipeline": "orders"},
+)
+
 CATALOG_JOBS = [serp_full_import_job, serp_incremental_import_job, serp_manual_import_job, nextengine_import_job,
-                shopline_import_job]
+                shopline_import_job, orders_import_job]

@@ -4,6 +4,7 @@ from dagster import DefaultScheduleStatus, ScheduleDefinition
 
 from jobs.catalog_jobs import (
     nextengine_import_job,
+    orders_import_job,
     serp_full_import_job,
     serp_incremental_import_job,
     shopline_import_job,
@@ -61,5 +62,14 @@ shopline_import_schedule = ScheduleDefinition(
     default_status=DefaultScheduleStatus.RUNNING,
 )
 
+orders_import_schedule = ScheduleDefinition(
+    name="orders_import_every_15_minutes",
+    job=orders_import_job,
+    cron_schedule="*/15 * * * *",
+    execution_timezone=TIMEZONE,
+    description="Shopline and Next Engine orders every 15 minutes (order webhooks bring them sooner, issue 6).",
+    default_status=DefaultScheduleStatus.RUNNING,
+)
+
 CATALOG_SCHEDULES = [serp_full_sync_schedule, serp_incremental_sync_schedule, serp_price_availability_schedule,
-                     nextengine_import_schedule, shopline_import_schedule]
+                     nextengine_import_schedule, shopline_import_schedule, orders_import_schedule]

@@ -15,7 +15,8 @@ def test_catalog_lineage_reads_like_the_business():
     assert upstream["regional_snapshots"] == {"central_catalog"}
 
 
-GROUPS = {"serp_products": "catalog", "nextengine_products": "catalog", "shopline_products": "catalog", "validated_products": "catalog", "enriched_products": "catalog",
+GROUPS = {"serp_products": "catalog", "nextengine_products": "catalog", "shopline_products": "catalog",
+          "shopline_orders": "orders", "nextengine_orders": "orders", "validated_products": "catalog", "enriched_products": "catalog",
           "central_catalog": "catalog", "regional_snapshots": "regions", "stock_reconciliation": "stock",
           "stock_levels_overview": "stock"}
 
@@ -43,6 +44,7 @@ def test_schedules_follow_the_seed_times_in_taipei():
         "serp_price_availability_every_15_minutes": ("*/15 * * * *", "serp_incremental_import"),
         "nextengine_import_hourly": ("30 * * * *", "nextengine_import"),
         "shopline_import_hourly": ("45 * * * *", "shopline_import"),
+        "orders_import_every_15_minutes": ("*/15 * * * *", "orders_import"),
         "region_sync_tw": ("*/30 * * * *", "region_sync"),
         "region_sync_us": ("0 3 * * *", "region_sync"),
         "region_sync_jp": ("0 4 * * *", "region_sync"),

@@ -369,3 +369,52 @@ oauth_tokens = Table(
     Column("rotations", Integer, nullable=False, default=0),
     Column("updated_at", UtcDateTime, nullable=False),
 )
+
+# Orders from the commerce platforms (seeds/002 UnifiedOrder / UnifiedCustomer); invoices are issued for these.
+customers = Table(
+    "customers",
+    metadata,
+    Column("id", Uuid, primary_key=True),  # deterministic from platform + email
+    Column("platform", String(32), nullable=False),
+    Column("email", String(320), nullable=False),  # lower-cased: the de-duplication key
+    Column("name", String(200), nullable=False),
+    Column("platform_customer_id", String(64)),  # Shopline has one; Next Engine's are extracted from orders
+    Column("source", String(16), nullable=False),  # api | extracted
+    Column("order_count", Integer, nullable=False),
+    Column("total_spent", Money, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    UniqueConstraint("platform", "email"),
+)
+
+orders = Table(
+    "orders",
+    metadata,
+    Column("id", Uuid, primary_key=True),  # deterministic from platform + external id
+    Column("platform", String(32), nullable=False),
+    Column("external_id", String(64), nullable=False),
+    Column("order_number", String(64), nullable=False),
+    Column("customer_id", Uuid, ForeignKey("customers.id"), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("subtotal", Money, nullable=False),
+    Column("total", Money, nullable=False),
+    Column("status", String(16), nullable=False),  # pending | processing | shipped | delivered | cancelled
+    Column("payment_status", String(16), nullable=False),  # pending | paid | refunded
+    Column("fulfillment_status", String(16), nullable=False),  # unfulfilled | fulfilled
+    Column("ordered_at", UtcDateTime, nullable=False),
+    Column("content_hash", String(32), nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    UniqueConstraint("platform", "external_id"),
+    Index(None, "ordered_at"),
+)
+
+order_lines = Table(
+    "order_lines",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("order_id", Uuid, ForeignKey("orders.id", ondelete="CASCADE"), nullable=False),
+    Column("line_no", Integer, nullable=False),
+    Column("sku", String(128), nullable=False),
+    Column("quantity", Integer, nullable=False),
+    Column("unit_price", Money, nullable=False),
+    Index(None, "order_id"),
+)

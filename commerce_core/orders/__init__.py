@@ -1,0 +1,1 @@
+"""Orders from the commerce platforms as one model (seeds/002 UnifiedOrder, UnifiedCustomer)."""
