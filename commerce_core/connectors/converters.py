@@ -4,13 +4,17 @@ ids: Shopline's numeric ids travel as strings in REST and as GIDs in GraphQL
 (`gid://shopline/Product/123`); the unified model keeps the plain id.
 pagination: REST pages are linked by a `page_info` cursor in the Link header,
 GraphQL by Relay `endCursor`, Next Engine by offset; each is read here.
+filters: one UnifiedFilter written in each platform's syntax.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from urllib.parse import parse_qs, urlsplit
 
+_JST = timezone(timedelta(hours=9))
 _GID = re.compile(r"^gid://shopline/(?P<kind>[A-Za-z]+)/(?P<id>\d+)$")
 _LINK = re.compile(r'<(?P<url>[^>]+)>\s*;\s*rel="?(?P<rel>[a-z]+)"?')
 
@@ -39,3 +43,54 @@ def next_page_info(link_header: str | None) -> str | None:
             values = parse_qs(urlsplit(match["url"]).query).get("page_info")
             return values[0] if values else None
     return None
+
+
+# -- filters: one unified filter, each platform's syntax ------------------------------
+
+@dataclass(frozen=True)
+class UnifiedFilter:
+    """What a connector asks for, independent of the platform."""
+
+    updated_since: datetime | None = None
+    ids: tuple[str, ...] = ()
+    status: str | None = None  # Published | Draft | Archived
+
+
+_SHOPLINE_STATUS = {"Published": "active", "Draft": "draft", "Archived": "archived"}
+
+
+def shopline_rest_params(spec: UnifiedFilter) -> dict[str, str]:
+    """Query parameters of a first REST page (with page_info, Shopline ignores them)."""
+    params: dict[str, str] = {}
+    if spec.updated_since is not None:
+        params["updated_at_min"] = spec.updated_since.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+    if spec.ids:
+        params["ids"] = ",".join(from_gid(i) for i in spec.ids)
+    if spec.status:
+        params["status"] = _SHOPLINE_STATUS[spec.status]
+    return params
+
+
+def shopline_graphql_query(spec: UnifiedFilter) -> str | None:
+    """The `query:` argument of a GraphQL connection (Shopify-style search syntax)."""
+    terms = []
+    if spec.updated_since is not None:
+        terms.append(f"updated_at:>'{spec.updated_since.astimezone(timezone.utc).isoformat()}'")
+    if spec.ids:
+        terms.append("(" + " OR ".join(f"id:{from_gid(i)}" for i in spec.ids) + ")")
+    if spec.status:
+        terms.append(f"status:{_SHOPLINE_STATUS[spec.status]}")
+    return " AND ".join(terms) or None
+
+
+def nextengine_fields(spec: UnifiedFilter, date_field: str = "goods_last_modified_date",
+                      id_field: str = "goods_id") -> dict[str, str]:
+    """Next Engine search fields: `<field>-gte` for dates (Japan time), `<field>-in` for id lists."""
+    fields: dict[str, str] = {}
+    if spec.updated_since is not None:
+        fields[f"{date_field}-gte"] = spec.updated_since.astimezone(_JST).strftime("%Y-%m-%d %H:%M:%S")
+    if spec.ids:
+        fields[f"{id_field}-in"] = ",".join(spec.ids)
+    if spec.status:
+        raise ValueError("Next Engine goods have no status filter")
+    return fields

@@ -31,3 +31,24 @@ def test_next_page_info_reads_the_link_header():
     assert next_page_info(header) == "xyz="
     assert next_page_info('<https://x/p.json?page_info=abc>; rel="previous"') is None
     assert next_page_info(None) is None and next_page_info("") is None
+
+
+def test_one_filter_in_each_platforms_syntax():
+    from datetime import datetime, timezone
+
+    from commerce_core.connectors.converters import (
+        UnifiedFilter,
+        nextengine_fields,
+        shopline_graphql_query,
+        shopline_rest_params,
+    )
+
+    since = datetime(2026, 3, 1, 0, 0, tzinfo=timezone.utc)
+    spec = UnifiedFilter(updated_since=since, ids=("gid://shopline/Product/12", "34"), status="Published")
+    assert shopline_rest_params(spec) == {"updated_at_min": "2026-03-01T00:00:00Z", "ids": "12,34", "status": "active"}
+    assert shopline_graphql_query(spec) == "updated_at:>'2026-03-01T00:00:00+00:00' AND (id:12 OR id:34) AND status:active"
+    assert nextengine_fields(UnifiedFilter(updated_since=since, ids=("NE-1", "NE-2"))) == {
+        "goods_last_modified_date-gte": "2026-03-01 09:00:00", "goods_id-in": "NE-1,NE-2"}
+    assert shopline_graphql_query(UnifiedFilter()) is None and shopline_rest_params(UnifiedFilter()) == {}
+    with pytest.raises(ValueError, match="status"):
+        nextengine_fields(UnifiedFilter(status="Draft"))
