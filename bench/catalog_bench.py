@@ -28,8 +28,14 @@ from commerce_core.catalog.serp_mapping import map_serp_record, validate_serp_re
 from commerce_core.db.engine import get_engine
 from commerce_core.db.migrate import upgrade
 from commerce_core.db.schema import product_images, product_prices, product_translations, products
-from hub_assets.catalog import CATALOG_ASSETS, NEXTENGINE_ASSETS
-from resources import CatalogDatabase, EnricherResource, NextEngineResource, SerpSupplierResource
+from hub_assets.catalog import CATALOG_ASSETS, NEXTENGINE_ASSETS, SHOPLINE_ASSETS
+from resources import (
+    CatalogDatabase,
+    EnricherResource,
+    NextEngineResource,
+    SerpSupplierResource,
+    ShoplineResource,
+)
 
 STAGES = ["serp_products", "validated_products", "enriched_products", "central_catalog"]
 API_KEY = "bench-key"
@@ -42,6 +48,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES_URL,
                         help="server to benchmark on; a fresh schema is created and dropped")
     parser.add_argument("--keep-schema", action="store_true")
+    parser.add_argument("--shopline-products", type=int, default=0,
+                        help="also import this many Shopline products (its simulator, GraphQL) and compare (0 skips)")
     parser.add_argument("--nextengine-products", type=int, default=0,
                         help="also import this many Next Engine goods (its simulator, rotating tokens) and compare "
                         "products/s per source (0 skips it)")
@@ -92,6 +100,30 @@ def _run_nextengine(database_url: str, count: int, instance: DagsterInstance) ->
         return _timed_materialize([*NEXTENGINE_ASSETS, *CATALOG_ASSETS[1:]], {
             "catalog_db": CatalogDatabase(database_url=database_url, apply_migrations=False),
             "nextengine": NextEngineResource(base_url=url, store_account="bench-shop", page_size=1000),
+            "enricher": EnricherResource(),
+        }, None, instance)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def _run_shopline(database_url: str, count: int, instance: DagsterInstance) -> dict:
+    """Shopline products (GraphQL pages of 250) through the same stages; its simulator in its own process."""
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "simulators.shopline", "--port", str(port),
+                                "--products", str(count), "--orders", "10", "--access-token", "bench-token"],
+                               stdout=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                httpx.get(f"{url}/_sim/stats", timeout=1)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        return _timed_materialize([*SHOPLINE_ASSETS, *CATALOG_ASSETS[1:]], {
+            "catalog_db": CatalogDatabase(database_url=database_url, apply_migrations=False),
+            "shopline": ShoplineResource(base_url=url, access_token="bench-token"),
             "enricher": EnricherResource(),
         }, None, instance)
     finally:
@@ -202,6 +234,14 @@ def _run_in(bench_schema: BenchSchema, args: argparse.Namespace, report: dict) -
                                     "vs_serp": round(rate / report["end_to_end_products_per_second"], 2)}
             print(f"[bench]   {nextengine['wall_seconds']:.2f}s  ({rate:,.0f} goods/s, "
                   f"{report['nextengine']['vs_serp']:.0%} of the SERP path's rate)", flush=True)
+        if args.shopline_products:
+            print(f"[bench] Shopline: {args.shopline_products:,} products through the same stages ...", flush=True)
+            shopline = _run_shopline(database_url, args.shopline_products, instance)
+            rate = args.shopline_products / shopline["wall_seconds"]
+            report["shopline"] = {**shopline, "products_per_second": round(rate, 1),
+                                  "vs_serp": round(rate / report["end_to_end_products_per_second"], 2)}
+            print(f"[bench]   {shopline['wall_seconds']:.2f}s  ({rate:,.0f} products/s, "
+                  f"{report['shopline']['vs_serp']:.0%} of the SERP path's rate)", flush=True)
         report["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
         print(f"[bench] peak memory (RSS) of the pipeline process: {report['peak_rss_mb']:.0f} MB")
         if args.baseline_products:
