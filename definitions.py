@@ -13,6 +13,7 @@ from hub_assets.stock import STOCK_ASSETS
 from jobs.catalog_jobs import CATALOG_JOBS
 from jobs.region_jobs import REGION_JOBS
 from jobs.stock_jobs import STOCK_JOBS
+from jobs.webhook_jobs import WEBHOOK_JOBS
 from resources import (
     CatalogDatabase,
     EnricherResource,
@@ -28,6 +29,7 @@ from schedules.catalog_schedules import CATALOG_SCHEDULES
 from schedules.region_schedules import REGION_SCHEDULES
 from schedules.stock_schedules import STOCK_SCHEDULES
 from sensors.stock_events import STOCK_SENSORS
+from sensors.supplier_events import WEBHOOK_SENSORS
 
 
 def _secret(name: str) -> EnvVar | None:
@@ -52,8 +54,8 @@ def build_resources() -> dict:
 defs = Definitions(
     assets=[*CATALOG_ASSETS, *NEXTENGINE_ASSETS, *SHOPLINE_ASSETS, *ORDER_ASSETS, *REGION_ASSETS, *STOCK_ASSETS],
     asset_checks=CATALOG_CHECKS,
-    jobs=[*CATALOG_JOBS, *REGION_JOBS, *STOCK_JOBS],
+    jobs=[*CATALOG_JOBS, *REGION_JOBS, *STOCK_JOBS, *WEBHOOK_JOBS],
     schedules=[*CATALOG_SCHEDULES, *REGION_SCHEDULES, *STOCK_SCHEDULES],
-    sensors=STOCK_SENSORS,
+    sensors=[*STOCK_SENSORS, *WEBHOOK_SENSORS],
     resources=build_resources(),
 )

@@ -1,8 +1,9 @@
-"""Stock reconciliation every 15 minutes (Asia/Taipei)."""
+"""Stock reconciliation every 15 minutes and the webhook inbox's daily pruning (Asia/Taipei)."""
 
 from dagster import DefaultScheduleStatus, ScheduleDefinition
 
 from jobs.stock_jobs import stock_reconciliation_job
+from jobs.webhook_jobs import prune_webhook_events
 from schedules.catalog_schedules import TIMEZONE
 
 stock_reconciliation_schedule = ScheduleDefinition(
@@ -14,4 +15,13 @@ stock_reconciliation_schedule = ScheduleDefinition(
     default_status=DefaultScheduleStatus.RUNNING,
 )
 
-STOCK_SCHEDULES = [stock_reconciliation_schedule]
+prune_webhook_events_schedule = ScheduleDefinition(
+    name="prune_webhook_events_daily",
+    job=prune_webhook_events,
+    cron_schedule="30 3 * * *",
+    execution_timezone=TIMEZONE,
+    description="Handled webhook events older than a week leave the inbox.",
+    default_status=DefaultScheduleStatus.RUNNING,
+)
+
+STOCK_SCHEDULES = [stock_reconciliation_schedule, prune_webhook_events_schedule]

@@ -1,1 +1,1 @@
-"""Sensors that turn recorded events into targeted runs (stock events now; webhooks arrive in issue 6)."""
+"""Sensors that turn recorded events (stock ledger, webhook inbox) into targeted runs."""

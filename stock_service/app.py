@@ -1,4 +1,5 @@
-"""The stock service's HTTP API (Starlette). OpenAPI description at /openapi.json."""
+"""The always-on service's HTTP API (Starlette): stock, Next Engine pushes and webhook ingress.
+OpenAPI description at /openapi.json."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from commerce_core.db.engine import get_engine
 from commerce_core.stock import ledger, nextengine_push
 from commerce_core.stock.ledger import Answer, ReserveRequest
 from commerce_core.stock.pushes import apply_push
+from stock_service import webhooks
 from stock_service.group_commit import GroupCommitter
 from stock_service.openapi import OPENAPI
 from stock_service.redis_stock import RedisStock, stored_answer
@@ -268,6 +270,7 @@ class StockService:
 def create_app(settings: ServiceSettings | None = None) -> Starlette:
     settings = settings or load_service_settings()
     service: StockService | None = None
+    webhook_routes: list = []
 
     async def reserve(request: Request) -> Response:
         try:
@@ -346,6 +349,12 @@ def create_app(settings: ServiceSettings | None = None) -> Starlette:
     async def health(request: Request) -> Response:
         return _json(Answer(200, {"status": "ok", "mode": "redis" if service.redis else "database"}))
 
+    async def serp_webhook(request: Request) -> Response:
+        return await webhook_routes[0](request)
+
+    async def shopline_webhook(request: Request) -> Response:
+        return await webhook_routes[1](request)
+
     async def openapi(request: Request) -> Response:
         return Response(orjson.dumps(OPENAPI), media_type="application/json")
 
@@ -356,6 +365,7 @@ def create_app(settings: ServiceSettings | None = None) -> Starlette:
         gc.set_threshold(BULK_GEN0_THRESHOLD, *gc.get_threshold()[1:])
         service = StockService(settings)
         app.state.service = service
+        webhook_routes[:] = webhooks.routes(service)
 
         async def expire_forever():
             while True:
@@ -380,6 +390,8 @@ def create_app(settings: ServiceSettings | None = None) -> Starlette:
         Route("/stock", low_stock, methods=["GET"]),
         Route("/stock", bulk_set, methods=["PUT"]),
         Route("/webhooks/nextengine/stock", nextengine, methods=["GET"]),
+        Route("/webhooks/serp", serp_webhook, methods=["POST"]),
+        Route("/webhooks/shopline", shopline_webhook, methods=["POST"]),
         Route("/health", health, methods=["GET"]),
         Route("/openapi.json", openapi, methods=["GET"]),
     ]

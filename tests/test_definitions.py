@@ -50,6 +50,7 @@ def test_schedules_follow_the_seed_times_in_taipei():
         "region_sync_jp": ("0 4 * * *", "region_sync"),
         "dead_letter_retry_every_15_minutes": ("*/15 * * * *", "dead_letter_retry"),
         "stock_reconciliation_every_15_minutes": ("*/15 * * * *", "stock_check"),
+        "prune_webhook_events_daily": ("30 3 * * *", "prune_webhook_events"),
     }
     for name, (cron, job) in expected.items():
         assert schedules[name].cron_schedule == cron

@@ -418,3 +418,20 @@ order_lines = Table(
     Column("unit_price", Money, nullable=False),
     Index(None, "order_id"),
 )
+
+# --- Webhook ingress (issue 6): every accepted event, durably, before it is answered ------
+
+webhook_events = Table(
+    "webhook_events",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),  # the sensors' cursor
+    Column("source", String(32), nullable=False),  # serp | shopline
+    Column("event_id", String(128), nullable=False),  # the sender's id: a redelivery stores nothing new
+    Column("event_type", String(64), nullable=False),
+    Column("resource_id", String(128)),  # the product / order the event is about
+    Column("payload", Text, nullable=False),
+    Column("received_at", UtcDateTime, nullable=False),
+    Column("run_key", String(128)),  # the run the sensor requested for it
+    UniqueConstraint("source", "event_id"),
+    Index(None, "source", "id"),
+)
