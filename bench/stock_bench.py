@@ -57,7 +57,7 @@ import httpx
 from bench.common import DEFAULT_POSTGRES_URL, free_port, write_results
 
 REPO = Path(__file__).resolve().parents[1]
-ALL_VARIANTS = ("redis", "db", "seeds", "rowlock", "redis-2w", "ceiling", "nextengine")
+ALL_VARIANTS = ("redis", "db", "seeds", "rowlock", "redis-2w", "ceiling", "nextengine", "webhooks")
 RESERVATION_VARIANTS = {
     "redis": "service + Redis (1 proc)",
     "db": "service DB-only (1 proc)",
@@ -87,6 +87,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="server to benchmark on; a fresh schema is created and dropped")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0",
                         help="keys are namespaced by a run tag and removed afterwards")
+    parser.add_argument("--webhooks", type=int, default=10_000, help="signed SERP webhooks in the burst")
     parser.add_argument("--variants", default=",".join(ALL_VARIANTS),
                         help=f"comma list of {', '.join(ALL_VARIANTS)}")
     parser.add_argument("--push-rate", type=float, default=200, help="Next Engine pushes per second")
@@ -289,6 +290,45 @@ async def _push_load(spec: dict, ready, go) -> dict:
             "from_due": from_due.tobytes(), "from_send": from_send.tobytes()}
 
 
+async def _webhook_load(spec: dict, ready, go) -> dict:
+    """Closed loop: `total` signed SERP webhooks over `connections` keep-alive connections, as fast as answered."""
+    from commerce_core.webhooks.signatures import serp_signature
+
+    host, port, total, secret, tag = spec["host"], spec["port"], spec["total"], spec["secret"], spec["tag"]
+    connections = [await _RawConnection(host, port).open() for _ in range(spec["connections"])]
+    ready.put(spec["index"])
+    await asyncio.get_running_loop().run_in_executor(None, go.wait)
+    latencies, statuses = array("d"), Counter()
+    next_index = [0]
+
+    async def worker(conn: _RawConnection) -> None:
+        while next_index[0] < total:
+            n = next_index[0]
+            next_index[0] += 1
+            body = (b'{"eventId":"evt-%b-%d","eventType":"product.updated","productId":"SERP-%07d",'
+                    b'"occurredAt":"2026-03-01T00:00:00Z"}' % (tag.encode(), n, n % spec["products"]))
+            stamp = str(int(time.time()))
+            raw = (b"POST /webhooks/serp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                   b"X-Serp-Timestamp: %b\r\nX-Serp-Signature: %b\r\nContent-Length: %d\r\n\r\n%b"
+                   % (stamp.encode(), serp_signature(secret, stamp, body).encode(), len(body), body))
+            sent = time.perf_counter()
+            try:
+                status, _ = await conn.request(raw)
+            except (OSError, ValueError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+                status = 0
+                conn.close()
+            latencies.append(time.perf_counter() - sent)
+            statuses[status] += 1
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker(conn) for conn in connections))
+    elapsed = time.perf_counter() - started
+    for conn in connections:
+        conn.close()
+    return {"index": spec["index"], "sent": total, "elapsed": elapsed, "statuses": dict(statuses),
+            "from_send": latencies.tobytes()}
+
+
 def _generator_main(kind: str, spec: dict, ready, go, results) -> None:
     try:
         import uvloop
@@ -296,7 +336,8 @@ def _generator_main(kind: str, spec: dict, ready, go, results) -> None:
     except ImportError:
         pass
     try:
-        result = asyncio.run((_reservation_load if kind == "reserve" else _push_load)(spec, ready, go))
+        load = {"reserve": _reservation_load, "push": _push_load, "webhook": _webhook_load}[kind]
+        result = asyncio.run(load(spec, ready, go))
     except BaseException as error:  # tell the parent instead of leaving it waiting
         ready.put(spec["index"])
         result = {"index": spec["index"], "error": repr(error)}
@@ -795,6 +836,43 @@ def _nextengine_variant(args, ctx: dict) -> dict:
     return result
 
 
+def _webhooks_variant(args, ctx: dict) -> dict:
+    """A burst of signed SERP webhooks at the service; then what the sensor's next tick asks for."""
+    from dagster import build_sensor_context
+
+    from definitions import defs
+    from resources import CatalogDatabase
+    from sensors.supplier_events import COMMIT_LAG, supplier_events_sensor
+    from stock_service.settings import LOCAL_SERP_WEBHOOK_SECRET
+
+    print(f"[bench] webhook burst: {args.webhooks:,} signed SERP webhooks, 64 connections ...", flush=True)
+    server = _Server("webhooks", [sys.executable, "-m", "stock_service"], _service_env(ctx["database_url"], ""),
+                     ctx["logdir"])
+    ctx["servers"].append(server)
+    try:
+        parts = urlsplit(server.url)
+        spec = {"index": 0, "host": parts.hostname, "port": parts.port, "total": args.webhooks, "connections": 64,
+                "secret": LOCAL_SERP_WEBHOOK_SECRET, "tag": ctx["tag"], "products": max(1, args.webhooks // 5)}
+        [answer] = _run_generators("webhook", [spec], timeout=600)
+    finally:
+        server.stop()
+        ctx["servers"].remove(server)
+    with ctx["engine"].connect() as conn:
+        stored = conn.exec_driver_sql("SELECT count(*) FROM webhook_events WHERE source = 'serp'").scalar()
+    time.sleep(COMMIT_LAG.total_seconds() + 0.5)
+    with build_sensor_context(resources={"catalog_db": CatalogDatabase(database_url=ctx["database_url"])},
+                              repository_def=defs.get_repository_def()) as context:
+        tick = supplier_events_sensor.evaluate_tick(context)
+    runs = len(tick.run_requests or [])
+    latency = _percentiles(answer["from_send"])
+    result = {"sent": answer["sent"], "accepted_per_second": round(answer["statuses"].get(202, 0) / answer["elapsed"], 1),
+              "statuses": answer["statuses"], "answer": latency, "stored": stored, "runs_requested_next_tick": runs}
+    print(f"[bench]   {result['accepted_per_second']:,.0f} accepted/s, p50 {latency['p50_ms']} ms, p99 "
+          f"{latency['p99_ms']} ms; stored {stored:,} of {answer['sent']:,}; next sensor tick requests {runs} "
+          f"run(s)", flush=True)
+    return result
+
+
 # ---------------------------------------------------------------------------------------------
 
 def _table(report: dict) -> list[str]:
@@ -893,6 +971,12 @@ def run(args: argparse.Namespace) -> int:
                     report["variants"][name] = {"label": RESERVATION_VARIANTS[name], "error": repr(error)}
             elif name == "ceiling":
                 report["redis_ceiling"] = _redis_benchmark(args, tag)
+            elif name == "webhooks":
+                try:
+                    report["webhooks"] = _webhooks_variant(args, ctx)
+                except Exception as error:
+                    print(f"[bench]   webhooks failed: {error!r}", flush=True)
+                    report["webhooks"] = {"error": repr(error)}
             elif name == "nextengine":
                 try:
                     report["nextengine"] = _nextengine_variant(args, ctx)

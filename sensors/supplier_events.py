@@ -19,7 +19,7 @@ from jobs.catalog_jobs import orders_import_job, serp_manual_import_job, shoplin
 from resources import CatalogDatabase
 
 MAX_EVENTS_PER_TICK = 50_000
-MAX_PRODUCTS_PER_RUN = 5_000
+MAX_PRODUCTS_PER_RUN = 20_000  # a burst of 10,000 events still asks for one run
 # Inbox ids are taken before commit; rows younger than this wait for the next tick.
 COMMIT_LAG = timedelta(seconds=2)
 SHOPLINE_ORDER_TOPICS = ("orders/create", "orders/paid", "orders/cancelled")

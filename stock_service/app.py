@@ -23,6 +23,7 @@ from commerce_core.db.engine import get_engine
 from commerce_core.stock import ledger, nextengine_push
 from commerce_core.stock.ledger import Answer, ReserveRequest
 from commerce_core.stock.pushes import apply_push
+from commerce_core.webhooks import inbox
 from stock_service import webhooks
 from stock_service.group_commit import GroupCommitter
 from stock_service.openapi import OPENAPI
@@ -101,11 +102,17 @@ class StockService:
         self.engine = get_engine(settings.database_url)
         self.redis = RedisStock(settings.redis_url) if settings.redis_url else None
         # Without Redis the database enforces the per-user order interval itself.
-        self.committer = GroupCommitter(self.engine, settings.hold, rate_limit=self.redis is None,
-                                        max_batch=settings.group_commit_max)
+        rate_limit = self.redis is None
+        self.committer = GroupCommitter(
+            self.engine, lambda conn, requests: ledger.reserve(conn, requests, utcnow(), settings.hold,
+                                                               rate_limit=rate_limit),
+            name="reservations", max_batch=settings.group_commit_max)
+        self.inbox = GroupCommitter(self.engine, lambda conn, events: inbox.store_many(conn, events, utcnow()),
+                                    name="webhook-inbox", max_batch=settings.group_commit_max)
 
     async def close(self) -> None:
         self.committer.close()
+        self.inbox.close()
         if self.redis:
             await self.redis.close()
 
@@ -113,7 +120,7 @@ class StockService:
     async def reserve(self, request: ReserveRequest) -> Answer:
         if self.redis is None:
             try:
-                return await self.committer.reserve(request)
+                return await self.committer.submit(request)
             except Exception:
                 log.exception("reservation %s could not be committed", request.order_id)
                 return UNAVAILABLE
@@ -143,7 +150,7 @@ class StockService:
             return answer
         unlimited = int(fast.value) == -1
         try:
-            answer = await self.committer.reserve(request)
+            answer = await self.committer.submit(request)
         except BaseException:  # includes a cancelled request: the stock held back here goes back
             log.exception("reservation %s could not be committed", request.order_id)
             if not unlimited:

@@ -1,10 +1,11 @@
-"""Group commit: concurrent reservations share one database transaction.
+"""Group commit: concurrent writes share one database transaction.
 
 Requests queue up while the previous transaction commits; the writer thread
 takes everything waiting (up to a maximum) and decides it in one transaction, in
 arrival order. Each caller is answered only after that commit: an acknowledged
-reservation is in the ledger. One commit per batch instead of per request is
-what lets a single hot SKU take thousands of reservations a second.
+reservation is in the ledger, an acknowledged webhook in the inbox. One commit
+per batch instead of per request is what lets a single hot SKU take thousands of
+reservations a second.
 """
 
 from __future__ import annotations
@@ -12,30 +13,31 @@ from __future__ import annotations
 import asyncio
 import queue
 import threading
-from datetime import timedelta
+from collections.abc import Callable
+from typing import Any
 
-from sqlalchemy import Engine
-
-from commerce_core.db.cursors import utcnow
-from commerce_core.stock.ledger import Answer, ReserveRequest, reserve
+from sqlalchemy import Connection, Engine
 
 _STOP = object()
 
+# Decides a batch inside the transaction: one result per item, in order.
+Decide = Callable[[Connection, list], list]
+
 
 class GroupCommitter:
-    def __init__(self, engine: Engine, hold: timedelta, *, rate_limit: bool, max_batch: int = 256):
+    def __init__(self, engine: Engine, decide: Decide, *, name: str, max_batch: int = 256):
         self.engine = engine
-        self.hold = hold
-        self.rate_limit = rate_limit
+        self.decide = decide
         self.max_batch = max_batch
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._run, name="group-commit", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=f"group-commit-{name}", daemon=True)
         self._thread.start()
 
-    async def reserve(self, request: ReserveRequest) -> Answer:
+    async def submit(self, item: Any) -> Any:
+        """The item's result, once the transaction that decided it has committed."""
         loop = asyncio.get_running_loop()
         future = loop.create_future()
-        self._queue.put((request, loop, future))
+        self._queue.put((item, loop, future))
         return await future
 
     def close(self) -> None:
@@ -73,8 +75,7 @@ class GroupCommitter:
     def _decide(self, batch: list) -> None:
         try:
             with self.engine.begin() as conn:
-                answers = reserve(conn, [request for request, _, _ in batch], utcnow(), self.hold,
-                                  rate_limit=self.rate_limit)
+                answers = self.decide(conn, [item for item, _, _ in batch])
             outcomes = [(answer, None) for answer in answers]
         except Exception as error:  # the transaction rolled back: nobody in it was acknowledged
             outcomes = [(None, error)] * len(batch)
@@ -82,7 +83,7 @@ class GroupCommitter:
             _answer(loop, future, answer, error)
 
 
-def _answer(loop: asyncio.AbstractEventLoop, future: asyncio.Future, answer: Answer | None,
+def _answer(loop: asyncio.AbstractEventLoop, future: asyncio.Future, answer: Any,
             error: BaseException | None) -> None:
     try:
         loop.call_soon_threadsafe(_settle, future, answer, error)
@@ -90,7 +91,7 @@ def _answer(loop: asyncio.AbstractEventLoop, future: asyncio.Future, answer: Ans
         pass
 
 
-def _settle(future: asyncio.Future, answer: Answer | None, error: BaseException | None) -> None:
+def _settle(future: asyncio.Future, answer: Any, error: BaseException | None) -> None:
     if future.done():
         return
     if error is not None:

@@ -10,12 +10,9 @@ from __future__ import annotations
 import time
 
 import orjson
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from commerce_core.db.cursors import utcnow
-from commerce_core.webhooks import inbox
 from commerce_core.webhooks.signatures import WebhookRefused, verify_serp, verify_shopline
 
 MAX_WEBHOOK_BODY = 256 * 1024
@@ -54,11 +51,13 @@ def _json(body: bytes) -> dict | Response:
 def routes(service):
     """The two endpoints, bound to the running service (its engine and secrets)."""
 
-    def _store(source: str, event_id: str, event_type: str, resource_id, payload: bytes) -> bool:
-        with service.engine.begin() as conn:
-            return inbox.store(conn, source=source, event_id=event_id, event_type=event_type,
-                               resource_id=None if resource_id is None else str(resource_id),
-                               payload=payload.decode("utf-8", "replace"), now=utcnow())
+    async def _store(source: str, event_id: str, event_type: str, resource_id, payload: bytes) -> bool:
+        """Stored by the inbox's group commit: answered only after the transaction holding it committed."""
+        return await service.inbox.submit({
+            "source": source, "event_id": event_id, "event_type": event_type,
+            "resource_id": None if resource_id is None else str(resource_id)[:128],
+            "payload": payload.decode("utf-8", "replace"),
+        })
 
     async def serp(request: Request) -> Response:
         body = await _raw_body(request)
@@ -77,7 +76,10 @@ def routes(service):
         if event["eventType"] not in SERP_EVENT_TYPES:
             return _answer(400, {"error": "bad_request", "field": "eventType",
                                  "message": f"eventType: one of {', '.join(SERP_EVENT_TYPES)}"})
-        await run_in_threadpool(_store, "serp", event["eventId"][:128], event["eventType"], event["productId"], body)
+        try:
+            await _store("serp", event["eventId"][:128], event["eventType"], event["productId"], body)
+        except Exception:  # not stored: the sender retries
+            return _answer(503, {"error": "unavailable", "message": "event not stored; retry"})
         return _answer(202, {"accepted": True, "eventId": event["eventId"]})
 
     async def shopline(request: Request) -> Response:
@@ -97,7 +99,10 @@ def routes(service):
             return event
         if topic not in SHOPLINE_TOPICS:  # acknowledged so the platform stops retrying; nothing to do for it
             return _answer(200, {"accepted": False, "ignored": topic or "(no topic)"})
-        await run_in_threadpool(_store, "shopline", webhook_id[:128], topic, event.get("id"), body)
+        try:
+            await _store("shopline", webhook_id[:128], topic, event.get("id"), body)
+        except Exception:  # not stored: the platform retries
+            return _answer(503, {"error": "unavailable", "message": "event not stored; retry"})
         return _answer(200, {"accepted": True})
 
     return serp, shopline

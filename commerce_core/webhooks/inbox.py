@@ -11,14 +11,18 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from commerce_core.db.schema import webhook_events
 
 
-def store(conn: Connection, *, source: str, event_id: str, event_type: str, resource_id: str | None,
-          payload: str, now: datetime) -> bool:
-    """True when stored now; False for a redelivery (already stored, nothing new)."""
+def store_many(conn: Connection, events: list[dict], now: datetime) -> list[bool]:
+    """One statement for a batch (group commit); per event: stored now (True) or a redelivery (False)."""
     upsert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-    return conn.execute(upsert(webhook_events).values(
-        source=source, event_id=event_id, event_type=event_type, resource_id=resource_id, payload=payload,
-        received_at=now,
-    ).on_conflict_do_nothing(index_elements=["source", "event_id"])).rowcount == 1
+    statement = upsert(webhook_events).on_conflict_do_nothing(index_elements=["source", "event_id"]).returning(
+        webhook_events.c.source, webhook_events.c.event_id)
+    stored = {tuple(row) for row in conn.execute(statement, [{**event, "received_at": now} for event in events])}
+    answers, seen = [], set()
+    for event in events:
+        key = (event["source"], event["event_id"])
+        answers.append(key in stored and key not in seen)
+        seen.add(key)
+    return answers
 
 
 def events_after(conn: Connection, source: str, after: int, limit: int, older_than: datetime) -> list:

@@ -20,9 +20,9 @@ from sensors.supplier_events import supplier_events_sensor
 
 def _receive(database_url: str, source: str, events: list[tuple[str, str, str]]) -> None:
     with get_engine(database_url).begin() as conn:
-        for event_id, event_type, resource_id in events:
-            inbox.store(conn, source=source, event_id=event_id, event_type=event_type, resource_id=resource_id,
-                        payload=orjson.dumps({"id": resource_id}).decode(), now=utcnow() - timedelta(seconds=5))
+        inbox.store_many(conn, [{"source": source, "event_id": event_id, "event_type": event_type,
+                                 "resource_id": resource_id, "payload": orjson.dumps({"id": resource_id}).decode()}
+                                for event_id, event_type, resource_id in events], utcnow() - timedelta(seconds=5))
 
 
 def _tick(database_url: str, cursor: str | None):
