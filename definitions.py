@@ -28,6 +28,7 @@ from resources import (
 from schedules.catalog_schedules import CATALOG_SCHEDULES
 from schedules.region_schedules import REGION_SCHEDULES
 from schedules.stock_schedules import STOCK_SCHEDULES
+from sensors.run_failures import FAILURE_SENSORS
 from sensors.stock_events import STOCK_SENSORS
 from sensors.supplier_events import WEBHOOK_SENSORS
 
@@ -56,6 +57,6 @@ defs = Definitions(
     asset_checks=CATALOG_CHECKS,
     jobs=[*CATALOG_JOBS, *REGION_JOBS, *STOCK_JOBS, *WEBHOOK_JOBS],
     schedules=[*CATALOG_SCHEDULES, *REGION_SCHEDULES, *STOCK_SCHEDULES],
-    sensors=[*STOCK_SENSORS, *WEBHOOK_SENSORS],
+    sensors=[*STOCK_SENSORS, *WEBHOOK_SENSORS, *FAILURE_SENSORS],
     resources=build_resources(),
 )
