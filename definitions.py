@@ -31,6 +31,7 @@ from schedules.stock_schedules import STOCK_SCHEDULES
 from sensors.run_failures import FAILURE_SENSORS
 from sensors.stock_events import STOCK_SENSORS
 from sensors.supplier_events import WEBHOOK_SENSORS
+from sensors.webhook_region_refresh import REGION_REFRESH_SENSORS
 
 
 def _secret(name: str) -> EnvVar | None:
@@ -57,6 +58,6 @@ defs = Definitions(
     asset_checks=CATALOG_CHECKS,
     jobs=[*CATALOG_JOBS, *REGION_JOBS, *STOCK_JOBS, *WEBHOOK_JOBS],
     schedules=[*CATALOG_SCHEDULES, *REGION_SCHEDULES, *STOCK_SCHEDULES],
-    sensors=[*STOCK_SENSORS, *WEBHOOK_SENSORS, *FAILURE_SENSORS],
+    sensors=[*STOCK_SENSORS, *WEBHOOK_SENSORS, *REGION_REFRESH_SENSORS, *FAILURE_SENSORS],
     resources=build_resources(),
 )
