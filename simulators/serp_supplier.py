@@ -10,19 +10,23 @@ from __future__ import annotations
 import argparse
 import asyncio
 import hashlib
+import hmac
 import os
 import random
 import re
 import threading
 import time
+import uuid
 from bisect import bisect_right
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+import httpx
 import orjson
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
@@ -603,6 +607,21 @@ class _StatsMiddleware:
         await self.app(scope, receive, counting_send)
 
 
+def _send_webhooks(url: str, secret: str, ids: list[str], event_type: str) -> dict[str, int]:
+    statuses: dict[str, int] = {}
+    with httpx.Client(timeout=10) as client:
+        for product_id in ids:
+            body = orjson.dumps({"eventId": f"evt_{uuid.uuid4().hex}", "eventType": event_type,
+                                 "productId": product_id, "occurredAt": iso(time.time())})
+            stamp = str(int(time.time()))
+            digest = hmac.new(secret.encode(), stamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+            answer = client.post(url, content=body, headers={"X-Serp-Timestamp": stamp,
+                                                             "X-Serp-Signature": f"sha256={digest}",
+                                                             "Content-Type": "application/json"})
+            statuses[str(answer.status_code)] = statuses.get(str(answer.status_code), 0) + 1
+    return statuses
+
+
 def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     return Response(orjson.dumps(data), status_code=status, headers=headers, media_type="application/json")
 
@@ -701,6 +720,17 @@ def create_app(
             changed = catalog.change(body["count"])
         return _json({"changed": changed})
 
+    async def sim_webhooks(request: Request) -> Response:
+        """Send signed webhooks (contracts/serp-supplier.md) for `ids` to `url`, as the supplier would."""
+        try:
+            body = orjson.loads(await request.body() or b"{}")
+            url, secret, ids = body["url"], body["secret"], list(body["ids"])
+            event_type = body.get("eventType", "product.updated")
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            return _json({"error": "give url, secret and ids (and eventType)"}, 400)
+        statuses = await run_in_threadpool(_send_webhooks, url, secret, ids, event_type)
+        return _json({"sent": len(ids), "statuses": statuses})
+
     async def sim_delete(request: Request) -> Response:
         body = await _sim_body(request)
         if isinstance(body, Response):
@@ -727,6 +757,7 @@ def create_app(
             Route("/v1/products/{product_id}", get_product, methods=["GET"]),
             Route("/_sim/change", sim_change, methods=["POST"]),
             Route("/_sim/delete", sim_delete, methods=["POST"]),
+            Route("/_sim/webhooks", sim_webhooks, methods=["POST"]),
             Route("/_sim/stats", sim_stats, methods=["GET"]),
         ],
         middleware=[Middleware(_StatsMiddleware, stats=stats)],
