@@ -1,0 +1,50 @@
+"""What every full-listing source asset does (Next Engine goods, Shopline products): an import job,
+staging beside the other sources, archiving what the source no longer lists, and the same metadata."""
+
+import time
+from collections.abc import Callable, Iterable
+
+from dagster import AssetExecutionContext, Config, MaterializeResult
+from pydantic import Field
+
+from commerce_core.catalog import import_jobs
+from commerce_core.catalog.supplier_staging import stage_batches, tombstone_missing
+from hub_assets.run_context import progress_logger, run_trigger
+
+
+class FullListingImportConfig(Config):
+    requested_by: str | None = Field(default=None, description="Who asked for this import (audit).")
+    max_archive_fraction: float = Field(
+        default=0.5, ge=0, le=1,
+        description="A full listing refuses to archive more than this share of the source's products at once.",
+    )
+
+
+def import_full_listing(context: AssetExecutionContext, engine, config: FullListingImportConfig, *,
+                        supplier_id: str, asset_name: str, pages: Callable[[], Iterable[list]],
+                        key: Callable[[dict], object], extra_metadata: dict | None = None) -> MaterializeResult:
+    started = time.perf_counter()
+    with engine.begin() as conn:
+        job_id = import_jobs.start_job(conn, supplier_id=supplier_id, mode="full", trigger=run_trigger(context),
+                                       requested_by=config.requested_by, run_id=context.run.run_id)
+    try:
+        staged = stage_batches(engine, supplier_id, pages(), job_id, progress_logger(context, "fetched"), key=key)
+        archived = tombstone_missing(engine, supplier_id, staged.seen_ids, job_id, config.max_archive_fraction)
+        with engine.begin() as conn:
+            import_jobs.record_counts(conn, job_id, fetched_count=staged.fetched, rejected_count=staged.rejected)
+    except Exception as error:
+        with engine.begin() as conn:
+            import_jobs.finish_job(conn, job_id, error=f"{asset_name}: {type(error).__name__}: {error}")
+        raise
+    return MaterializeResult(metadata={
+        "dagster/row_count": staged.staged_new + staged.staged_changed + archived,
+        "import_job_id": str(job_id),
+        **(extra_metadata or {}),
+        "fetched": staged.fetched,
+        "new": staged.staged_new,
+        "changed": staged.staged_changed,
+        "unchanged": staged.unchanged,
+        "deleted_at_supplier": archived,
+        "rejected": staged.rejected,
+        "duration_seconds": round(time.perf_counter() - started, 3),
+    })
