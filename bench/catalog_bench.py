@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import resource
 import subprocess
-import sys
 import time
 from datetime import datetime, timezone
 
@@ -20,7 +19,14 @@ import httpx
 from dagster import DagsterInstance, materialize
 from sqlalchemy import select
 
-from bench.common import DEFAULT_POSTGRES_URL, BenchSchema, fresh_schema, free_port, write_results
+from bench.common import (
+    DEFAULT_POSTGRES_URL,
+    BenchSchema,
+    fresh_schema,
+    start_simulator,
+    stop_simulator,
+    write_results,
+)
 from commerce_core.catalog.enrichment import OfflineEnricher, enrichable_text
 from commerce_core.catalog.models import product_uuid
 from commerce_core.connectors import token_store
@@ -56,21 +62,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _start_simulator(products: int) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "simulators.serp_supplier", "--port", str(port), "--products", str(products),
-         "--api-key", API_KEY, "--seed", "2026"],
-        stdout=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            httpx.get(f"{url}/_sim/stats", timeout=1)
-            return process, url
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    process.kill()
-    raise RuntimeError("SERP simulator did not start")
+    return start_simulator("simulators.serp_supplier", "--products", str(products), "--api-key", API_KEY,
+                           "--seed", "2026")
 
 
 def _run_pipeline(database_url: str, serp_url: str, instance: DagsterInstance) -> dict:
@@ -83,17 +76,9 @@ def _run_pipeline(database_url: str, serp_url: str, instance: DagsterInstance) -
 
 def _run_nextengine(database_url: str, count: int, instance: DagsterInstance) -> dict:
     """Next Engine goods through the same stages: its simulator in its own process, tokens rotating."""
-    port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "simulators.nextengine", "--port", str(port),
-                                "--products", str(count), "--orders", "10"], stdout=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
+    process, url = start_simulator("simulators.nextengine", "--products", str(count), "--orders", "10")
     try:
-        for _ in range(100):
-            try:
-                tokens = httpx.get(f"{url}/_sim/tokens", timeout=1).json()
-                break
-            except httpx.HTTPError:
-                time.sleep(0.1)
+        tokens = httpx.get(f"{url}/_sim/tokens", timeout=10).json()
         with get_engine(database_url).begin() as conn:
             token_store.authorise(conn, "nextengine", "bench-shop",
                                   token_store.TokenPair(tokens["access_token"], tokens["refresh_token"]))
@@ -103,32 +88,21 @@ def _run_nextengine(database_url: str, count: int, instance: DagsterInstance) ->
             "enricher": EnricherResource(),
         }, None, instance)
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        stop_simulator(process)
 
 
 def _run_shopline(database_url: str, count: int, instance: DagsterInstance) -> dict:
     """Shopline products (GraphQL pages of 250) through the same stages; its simulator in its own process."""
-    port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "simulators.shopline", "--port", str(port),
-                                "--products", str(count), "--orders", "10", "--access-token", "bench-token"],
-                               stdout=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
+    process, url = start_simulator("simulators.shopline", "--products", str(count), "--orders", "10",
+                                   "--access-token", "bench-token")
     try:
-        for _ in range(100):
-            try:
-                httpx.get(f"{url}/_sim/stats", timeout=1)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.1)
         return _timed_materialize([*SHOPLINE_ASSETS, *CATALOG_ASSETS[1:]], {
             "catalog_db": CatalogDatabase(database_url=database_url, apply_migrations=False),
             "shopline": ShoplineResource(base_url=url, access_token="bench-token"),
             "enricher": EnricherResource(),
         }, None, instance)
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        stop_simulator(process)
 
 
 def _timed_materialize(assets: list, resources: dict, run_config: dict | None, instance: DagsterInstance) -> dict:
@@ -254,5 +228,4 @@ def _run_in(bench_schema: BenchSchema, args: argparse.Namespace, report: dict) -
             print(f"[bench]   {baseline['seconds']:.1f}s ({baseline['products_per_second']:,.0f} products/s); "
                   f"this pipeline is {report['speedup_vs_seed_style']}x faster")
     finally:
-        simulator.terminate()
-        simulator.wait(timeout=10)
+        stop_simulator(simulator)

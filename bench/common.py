@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
+import subprocess
+import sys
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
@@ -11,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+import httpx
 from sqlalchemy import create_engine
 
 from commerce_core.db.engine import get_engine
@@ -55,3 +60,30 @@ def write_results(kind: str, report: dict) -> Path:
     out.write_text(json.dumps(report, indent=2, default=str))
     print(f"[bench] written {out}", flush=True)
     return out
+
+
+def start_simulator(module: str, *arguments: str) -> tuple[subprocess.Popen, str]:
+    """`python -m <module> --port <free> <arguments>` in its own process; returns once /_sim/stats answers."""
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", module, "--port", str(port), *arguments],
+                               stdout=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            httpx.get(f"{url}/_sim/stats", timeout=1)
+            return process, url
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError(f"{module} did not start on port {port}")
+
+
+def stop_simulator(process: subprocess.Popen) -> None:
+    process.terminate()
+    process.wait(timeout=10)
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds the whole machine has been busy (all cores, from /proc/stat)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")

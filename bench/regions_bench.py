@@ -18,7 +18,6 @@ import json
 import multiprocessing
 import os
 import subprocess
-import sys
 import time
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -27,7 +26,16 @@ from pathlib import Path
 
 import httpx
 
-from bench.common import DEFAULT_POSTGRES_URL, RESULTS_DIR, BenchSchema, fresh_schema, free_port, write_results
+from bench.common import (
+    DEFAULT_POSTGRES_URL,
+    RESULTS_DIR,
+    BenchSchema,
+    fresh_schema,
+    machine_busy_seconds,
+    start_simulator,
+    stop_simulator,
+    write_results,
+)
 from commerce_core.db.bulk import insert_rows, refresh_statistics
 from commerce_core.db.engine import get_engine
 from commerce_core.db.migrate import upgrade
@@ -91,18 +99,7 @@ def _seed_catalog(database_url: str, count: int) -> None:
 
 
 def _start_region(code: str) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "simulators.region_products", "--region", code,
-                                "--port", str(port)], stdout=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            httpx.get(f"{url}/_sim/stats", timeout=1)
-            return process, url
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    process.kill()
-    raise RuntimeError(f"{code} region simulator did not start")
+    return start_simulator("simulators.region_products", "--region", code)
 
 
 def _regions_file(path: Path, urls: dict[str, str]) -> Path:
@@ -165,11 +162,6 @@ def _seed_style(database_url: str, url: str, code: str, count: int) -> dict:
     return {"products": sent, "seconds": round(seconds, 2), "products_per_second": round(sent / seconds, 1)}
 
 
-def _machine_busy_seconds() -> float:
-    fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
-    return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
-
-
 def _process_cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
@@ -196,7 +188,7 @@ def _run_in(bench_schema: BenchSchema, args: argparse.Namespace, report: dict) -
         context = multiprocessing.get_context("spawn")
         queue = context.Queue()
         simulator_cpu_before = {code: _process_cpu_seconds(process.pid) for code, (process, _) in simulators.items()}
-        busy_before = _machine_busy_seconds()
+        busy_before = machine_busy_seconds()
         started = time.perf_counter()
         workers = [context.Process(target=_sync_partition,
                                    args=(database_url, str(regions_file), code, args.concurrency, queue))
@@ -213,7 +205,7 @@ def _run_in(bench_schema: BenchSchema, args: argparse.Namespace, report: dict) -
         for worker in workers:
             worker.join()
         stats = {code: httpx.get(f"{url}/_sim/stats", timeout=30).json() for code, (_, url) in simulators.items()}
-        busy_after = _machine_busy_seconds()
+        busy_after = machine_busy_seconds()
         simulator_cpu = {code: round(_process_cpu_seconds(process.pid) - simulator_cpu_before[code], 2)
                          for code, (process, _) in simulators.items()}
         pushes = sum(s["receives"] for s in stats.values())
@@ -248,5 +240,4 @@ def _run_in(bench_schema: BenchSchema, args: argparse.Namespace, report: dict) -
                   f"this is {report['speedup_vs_seed_style']}x faster", flush=True)
     finally:
         for process, _ in simulators.values():
-            process.terminate()
-            process.wait(timeout=10)
+            stop_simulator(process)

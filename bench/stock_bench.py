@@ -54,7 +54,7 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 
-from bench.common import DEFAULT_POSTGRES_URL, free_port, write_results
+from bench.common import DEFAULT_POSTGRES_URL, free_port, machine_busy_seconds, write_results
 
 REPO = Path(__file__).resolve().parents[1]
 ALL_VARIANTS = ("redis", "db", "seeds", "rowlock", "redis-2w", "ceiling", "nextengine", "webhooks")
@@ -394,7 +394,7 @@ def _reservation_run(url: str, sku: str, args, prefix: str, *, mode: str, attemp
 
     def on_go():
         cpu_before["servers"] = _tree_cpu(measure_pids or [])
-        cpu_before["machine"] = _machine_busy_seconds()
+        cpu_before["machine"] = machine_busy_seconds()
         cpu_before["wall"] = time.perf_counter()
         cpu_before["loadavg"] = os.getloadavg()
 
@@ -423,7 +423,7 @@ def _reservation_run(url: str, sku: str, args, prefix: str, *, mode: str, attemp
         "cpu_seconds": {
             "load_generator": round(sum(a["cpu_seconds"] for a in answers), 2),
             "server": round(_tree_cpu(measure_pids or []) - cpu_before["servers"], 2),
-            "machine": round(_machine_busy_seconds() - cpu_before["machine"], 2),
+            "machine": round(machine_busy_seconds() - cpu_before["machine"], 2),
             "wall": round(wall, 2),
         },
     }
@@ -544,11 +544,6 @@ def _tree_cpu(pids: list[int]) -> float:
         except OSError:
             pass
     return total
-
-
-def _machine_busy_seconds() -> float:
-    fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
-    return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
 
 
 class _Server:
