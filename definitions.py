@@ -7,10 +7,12 @@ import os
 from dagster import Definitions, EnvVar
 
 from hub_assets.catalog import CATALOG_ASSETS, CATALOG_CHECKS, NEXTENGINE_ASSETS, SHOPLINE_ASSETS
+from hub_assets.invoices import INVOICE_ASSETS
 from hub_assets.orders import ORDER_ASSETS
 from hub_assets.regions import REGION_ASSETS
 from hub_assets.stock import STOCK_ASSETS
 from jobs.catalog_jobs import CATALOG_JOBS
+from jobs.invoice_jobs import INVOICE_JOBS
 from jobs.region_jobs import REGION_JOBS
 from jobs.stock_jobs import STOCK_JOBS
 from jobs.webhook_jobs import WEBHOOK_JOBS
@@ -18,16 +20,20 @@ from resources import (
     CatalogDatabase,
     EnricherResource,
     FxRatesResource,
+    InvoiceUploadsResource,
     NextEngineResource,
     NotifierResource,
     RegionsResource,
     SerpSupplierResource,
     ShoplineResource,
     StockRedisResource,
+    TurnkeyResource,
 )
 from schedules.catalog_schedules import CATALOG_SCHEDULES
+from schedules.invoice_schedules import INVOICE_SCHEDULES
 from schedules.region_schedules import REGION_SCHEDULES
 from schedules.stock_schedules import STOCK_SCHEDULES
+from sensors.invoice_files import INVOICE_SENSORS
 from sensors.run_failures import FAILURE_SENSORS
 from sensors.stock_events import STOCK_SENSORS
 from sensors.supplier_events import WEBHOOK_SENSORS
@@ -50,14 +56,17 @@ def build_resources() -> dict:
         "stock_redis": StockRedisResource(),
         "nextengine": NextEngineResource(),
         "shopline": ShoplineResource(access_token=_secret("SHOPLINE_ACCESS_TOKEN")),
+        "turnkey": TurnkeyResource(),
+        "uploads": InvoiceUploadsResource(),
     }
 
 
 defs = Definitions(
-    assets=[*CATALOG_ASSETS, *NEXTENGINE_ASSETS, *SHOPLINE_ASSETS, *ORDER_ASSETS, *REGION_ASSETS, *STOCK_ASSETS],
+    assets=[*CATALOG_ASSETS, *NEXTENGINE_ASSETS, *SHOPLINE_ASSETS, *ORDER_ASSETS, *REGION_ASSETS, *STOCK_ASSETS,
+            *INVOICE_ASSETS],
     asset_checks=CATALOG_CHECKS,
-    jobs=[*CATALOG_JOBS, *REGION_JOBS, *STOCK_JOBS, *WEBHOOK_JOBS],
-    schedules=[*CATALOG_SCHEDULES, *REGION_SCHEDULES, *STOCK_SCHEDULES],
-    sensors=[*STOCK_SENSORS, *WEBHOOK_SENSORS, *REGION_REFRESH_SENSORS, *FAILURE_SENSORS],
+    jobs=[*CATALOG_JOBS, *REGION_JOBS, *STOCK_JOBS, *WEBHOOK_JOBS, *INVOICE_JOBS],
+    schedules=[*CATALOG_SCHEDULES, *REGION_SCHEDULES, *STOCK_SCHEDULES, *INVOICE_SCHEDULES],
+    sensors=[*STOCK_SENSORS, *WEBHOOK_SENSORS, *REGION_REFRESH_SENSORS, *FAILURE_SENSORS, *INVOICE_SENSORS],
     resources=build_resources(),
 )

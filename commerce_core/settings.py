@@ -51,6 +51,16 @@ class Settings:
     nextengine_store_account: str
     shopline_base_url: str
     shopline_access_token: str
+    turnkey_root: Path
+
+    @property
+    def uploads_dir(self) -> Path:
+        """Tenants drop files in <BAN>/invoices/*.csv and <BAN>/e0501/*.xml here."""
+        return self.data_dir / "uploads"
+
+    @property
+    def archive_dir(self) -> Path:
+        return self.data_dir / "archive"
 
     @property
     def is_prod(self) -> bool:
@@ -83,6 +93,7 @@ def load_settings() -> Settings:
         nextengine_store_account=_env("NEXTENGINE_STORE_ACCOUNT", LOCAL_NEXTENGINE_STORE),
         shopline_base_url=_env("SHOPLINE_BASE_URL", LOCAL_SHOPLINE_URL),
         shopline_access_token=_env("SHOPLINE_ACCESS_TOKEN", LOCAL_SHOPLINE_TOKEN),
+        turnkey_root=Path(_env("TURNKEY_ROOT", str(data_dir / "turnkey"))),
     )
     if settings.is_prod:
         _refuse_local_defaults(settings)

@@ -17,6 +17,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Date,
     ForeignKey,
     Index,
     Integer,
@@ -26,6 +27,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     Uuid,
+    text,
 )
 
 from commerce_core.db.types import Money, UtcDateTime
@@ -434,4 +436,116 @@ webhook_events = Table(
     Column("run_key", String(128)),  # the run the sensor requested for it
     UniqueConstraint("source", "event_id"),
     Index(None, "source", "id"),
+)
+
+# --- E-invoicing (seeds/003): every table holds tenant data, so every table has tenant_id --------
+
+tenants = Table(
+    "tenants",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("ban", String(8), nullable=False, unique=True),  # seller BAN (統一編號), checksum-valid
+    Column("name", String(60), nullable=False),
+    Column("address", String(100), nullable=False),
+    Column("status", String(16), nullable=False),  # active | suspended
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+# One E0501 range per row; next_no is the next number to hand out (end_no + 1 when used up).
+invoice_number_pools = Table(
+    "invoice_number_pools",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("tenant_id", Integer, nullable=False),
+    Column("period", String(5), nullable=False),  # ROC year + even month: 11402 = Jan–Feb 2025
+    Column("invoice_type", String(2), nullable=False),  # 07 general | 08 special
+    Column("track", String(2), nullable=False),
+    Column("begin_no", Integer, nullable=False),
+    Column("end_no", Integer, nullable=False),
+    Column("next_no", Integer, nullable=False),
+    Column("booklets", Integer, nullable=False),
+    Column("source", String(500), nullable=False),  # the E0501 file it came from
+    Column("created_at", UtcDateTime, nullable=False),
+    UniqueConstraint("period", "track", "begin_no"),
+    Index(None, "tenant_id", "period", "invoice_type"),
+)
+
+# The upload log (one row per file: E0501 or invoice CSV) and its rejects, read a page at a time.
+invoice_upload_files = Table(
+    "invoice_upload_files",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("tenant_id", Integer, nullable=False),
+    Column("kind", String(8), nullable=False),  # invoices | e0501
+    Column("file_name", String(500), nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("size_bytes", BigInteger, nullable=False),
+    Column("status", String(16), nullable=False),  # processed | refused
+    Column("rows", Integer, nullable=False),
+    Column("invoices", Integer, nullable=False),
+    Column("accepted", Integer, nullable=False),
+    Column("rejected", Integer, nullable=False),
+    Column("message", Text),  # why a refused file was refused
+    Column("run_id", String(64)),
+    Column("processed_at", UtcDateTime, nullable=False),
+    UniqueConstraint("tenant_id", "kind", "sha256"),  # the same bytes twice are one upload
+    Index(None, "tenant_id", "id"),
+)
+
+invoice_upload_rejects = Table(
+    "invoice_upload_rejects",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("upload_id", BigInteger, nullable=False),
+    Column("tenant_id", Integer, nullable=False),
+    Column("order_id", String(64), nullable=False),
+    Column("row_numbers", Text, nullable=False),
+    Column("rule", String(32), nullable=False),
+    Column("message", Text, nullable=False),
+    Index(None, "tenant_id", "upload_id", "id"),
+)
+
+# Range-partitioned by month on PostgreSQL (partitions are made as months arrive, see
+# commerce_core/einvoice/partitions.py). The key leads with tenant and date, which is
+# also seeds/003's (tenant_id, invoice_date) index. Items are JSON on the row: they
+# are always read whole with their invoice, and one row per invoice halves the writes.
+invoices = Table(
+    "invoices",
+    metadata,
+    Column("tenant_id", Integer, primary_key=True),
+    Column("invoice_date", Date, primary_key=True),
+    Column("order_id", String(20), primary_key=True),
+    Column("upload_id", BigInteger, nullable=False),
+    Column("period", String(5), nullable=False),
+    Column("invoice_time", String(8), nullable=False),
+    Column("buyer_ban", String(10), nullable=False),
+    Column("buyer_name", String(60), nullable=False),
+    Column("carrier_type", String(6), nullable=False),
+    Column("carrier_id", String(64), nullable=False),
+    Column("donate_mark", String(1), nullable=False),
+    Column("npoban", String(10), nullable=False),
+    Column("print_mark", String(1), nullable=False),
+    Column("customs_clearance_mark", String(1), nullable=False),
+    Column("zero_tax_rate_reason", String(2), nullable=False),
+    Column("items", Text, nullable=False),  # JSON [[description, quantity, unit_price, amount, tax_type], ...]
+    Column("sales_amount", BigInteger, nullable=False),
+    Column("free_tax_sales_amount", BigInteger, nullable=False),
+    Column("zero_tax_sales_amount", BigInteger, nullable=False),
+    Column("tax_amount", BigInteger, nullable=False),
+    Column("total_amount", BigInteger, nullable=False),
+    Column("tax_type", String(1), nullable=False),
+    Column("tax_rate", String(6), nullable=False),
+    Column("invoice_number", String(10)),
+    # accepted → numbered → uploaded → confirmed; uploaded → failed → uploaded (resend) … → abandoned
+    Column("status", String(16), nullable=False),
+    Column("file_sha256", String(64)),  # the bytes written once; every rewrite must match
+    Column("attempts", Integer, nullable=False),
+    Column("uploaded_at", UtcDateTime),
+    Column("next_attempt_at", UtcDateTime),
+    Column("last_error", Text),
+    Column("created_at", UtcDateTime, nullable=False),
+    Index("ix_invoices_open_status", "status", postgresql_where=text("status <> 'confirmed'"),
+          sqlite_where=text("status <> 'confirmed'")),
+    Index(None, "tenant_id", "invoice_number"),
+    postgresql_partition_by="RANGE (invoice_date)",
 )

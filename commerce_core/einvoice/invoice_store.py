@@ -1,0 +1,275 @@
+"""Uploads, invoices and their numbers in the database; every statement is scoped to one tenant.
+
+Status of an invoice: accepted (validated, no number) → numbered → uploaded (its
+F0401 is in Turnkey's SRC) → confirmed; or uploaded → failed → uploaded again (a
+resend) … → abandoned after the last resend failed (an operator was alerted).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import Connection, Engine, func, insert, select, update
+
+from commerce_core.db.bulk import insert_rows, update_rows
+from commerce_core.db.cursors import utcnow
+from commerce_core.db.lookup import in_keys
+from commerce_core.db.schema import invoice_upload_files as upload_files
+from commerce_core.db.schema import invoice_upload_rejects as upload_rejects
+from commerce_core.db.schema import invoices
+from commerce_core.einvoice.f0401 import GENERAL_INVOICE, InvoiceDocument
+from commerce_core.einvoice.partitions import ensure_month_partitions
+from commerce_core.einvoice.periods import period_of
+from commerce_core.einvoice.tenancy import Tenant, advance_pool, lock_pools
+from commerce_core.einvoice.uploads import InvoiceReject, ParsedUpload, UploadedInvoice
+
+REJECT_PAGE_SIZE = 100
+OPEN_STATUSES = ("accepted", "numbered", "uploaded", "failed")
+
+
+def find_upload(conn: Connection, tenant_id: int, kind: str, sha256: str) -> dict | None:
+    row = conn.execute(select(upload_files).where(
+        upload_files.c.tenant_id == tenant_id, upload_files.c.kind == kind, upload_files.c.sha256 == sha256)
+    ).mappings().first()
+    return dict(row) if row else None
+
+
+def log_upload(conn: Connection, tenant_id: int, kind: str, file_name: str, sha256: str, size: int, *,
+               status: str, rows: int = 0, invoices_seen: int = 0, accepted: int = 0, rejected: int = 0,
+               message: str | None = None, run_id: str | None = None) -> int:
+    result = conn.execute(insert(upload_files).values(
+        tenant_id=tenant_id, kind=kind, file_name=file_name[:500], sha256=sha256, size_bytes=size, status=status,
+        rows=rows, invoices=invoices_seen, accepted=accepted, rejected=rejected, message=message, run_id=run_id,
+        processed_at=utcnow()))
+    return result.inserted_primary_key[0]
+
+
+def upload_log_page(conn: Connection, tenant_id: int, *, page: int = 1, page_size: int = 50) -> list[dict]:
+    rows = conn.execute(select(upload_files).where(upload_files.c.tenant_id == tenant_id)
+                        .order_by(upload_files.c.id.desc()).limit(page_size).offset((page - 1) * page_size))
+    return [dict(row) for row in rows.mappings()]
+
+
+def upload_rejects_page(conn: Connection, tenant_id: int, upload_id: int, *, page: int = 1,
+                        page_size: int = REJECT_PAGE_SIZE) -> list[dict]:
+    """One page of an upload's rejects (row numbers, rule, message), in file order."""
+    rows = conn.execute(select(upload_rejects.c.order_id, upload_rejects.c.row_numbers, upload_rejects.c.rule,
+                               upload_rejects.c.message)
+                        .where(upload_rejects.c.tenant_id == tenant_id, upload_rejects.c.upload_id == upload_id)
+                        .order_by(upload_rejects.c.id).limit(page_size).offset((page - 1) * page_size))
+    return [dict(row) for row in rows.mappings()]
+
+
+def _invoice_row(tenant_id: int, upload_id: int, invoice: UploadedInvoice, now: datetime) -> dict:
+    amounts = invoice.amounts
+    return {
+        "tenant_id": tenant_id, "invoice_date": invoice.invoice_date, "order_id": invoice.order_id,
+        "upload_id": upload_id, "period": period_of(invoice.invoice_date), "invoice_time": invoice.invoice_time,
+        "buyer_ban": invoice.buyer_ban, "buyer_name": invoice.buyer_name, "carrier_type": invoice.carrier_type,
+        "carrier_id": invoice.carrier_id, "donate_mark": invoice.donate_mark, "npoban": invoice.npoban,
+        "print_mark": invoice.print_mark, "customs_clearance_mark": invoice.customs_clearance_mark,
+        "zero_tax_rate_reason": invoice.zero_tax_rate_reason,
+        "items": json.dumps([[item.description, format(item.quantity, "f"), format(item.unit_price, "f"),
+                              format(item.amount, "f"), item.tax_type] for item in invoice.items],
+                            ensure_ascii=False, separators=(",", ":")),
+        "sales_amount": amounts.sales, "free_tax_sales_amount": amounts.free_tax_sales,
+        "zero_tax_sales_amount": amounts.zero_tax_sales, "tax_amount": amounts.tax,
+        "total_amount": amounts.total, "tax_type": amounts.tax_type, "tax_rate": format(amounts.tax_rate, "f"),
+        "invoice_number": None, "status": "accepted", "file_sha256": None, "attempts": 0, "uploaded_at": None,
+        "next_attempt_at": None, "last_error": None, "created_at": now,
+    }
+
+
+@dataclass(frozen=True)
+class StoredUpload:
+    upload_id: int
+    accepted: int
+    rejected: int
+    days: tuple[date, ...]
+
+
+def store_upload(conn: Connection, tenant: Tenant, file_name: str, sha256: str, size: int, parsed: ParsedUpload,
+                 run_id: str | None = None) -> StoredUpload:
+    """Log the file, keep its rejects and insert its good invoices, in the caller's transaction.
+
+    An order the tenant already has an invoice for is rejected (rule `duplicate-order`):
+    re-uploading a corrected file never issues a second invoice for an order.
+    """
+    known = _known_orders(conn, tenant.id, [invoice.order_id for invoice in parsed.invoices])
+    fresh, rejects = [], list(parsed.rejects)
+    for invoice in parsed.invoices:
+        if invoice.order_id in known:
+            rejects.append(InvoiceReject(invoice.tenant_ban, invoice.order_id, tuple(invoice.rows),
+                                         "duplicate-order", f"order {invoice.order_id} already has an invoice"))
+        else:
+            known.add(invoice.order_id)
+            fresh.append(invoice)
+    upload_id = log_upload(conn, tenant.id, "invoices", file_name, sha256, size, status="processed",
+                           rows=parsed.rows, invoices_seen=parsed.invoice_count, accepted=len(fresh),
+                           rejected=len(rejects), run_id=run_id)
+    insert_rows(conn, upload_rejects, [
+        {"upload_id": upload_id, "tenant_id": tenant.id, "order_id": reject.order_id[:64],
+         "row_numbers": reject.row_label(), "rule": reject.rule, "message": reject.message}
+        for reject in rejects])
+    now = utcnow()
+    rows = [_invoice_row(tenant.id, upload_id, invoice, now) for invoice in fresh]
+    ensure_month_partitions(conn, {row["invoice_date"] for row in rows})
+    insert_rows(conn, invoices, rows)
+    return StoredUpload(upload_id, len(fresh), len(rejects), tuple(sorted({row["invoice_date"] for row in rows})))
+
+
+def _known_orders(conn: Connection, tenant_id: int, order_ids: Sequence[str]) -> set[str]:
+    known: set[str] = set()
+    for start in range(0, len(order_ids), 5000):
+        chunk = order_ids[start:start + 5000]
+        known.update(conn.execute(select(invoices.c.order_id).where(
+            invoices.c.tenant_id == tenant_id, in_keys(conn, invoices.c.order_id, chunk))).scalars())
+    return known
+
+
+# --- numbering ---------------------------------------------------------------------------------
+
+class PoolExhausted(RuntimeError):
+    def __init__(self, tenant: Tenant, period: str, waiting: int):
+        self.tenant, self.period, self.waiting = tenant, period, waiting
+        super().__init__(f"tenant {tenant.ban}: the number pool for period {period} is exhausted or missing; "
+                         f"{waiting} invoice(s) wait for a new E0501 range")
+
+
+@dataclass(frozen=True)
+class Numbering:
+    assigned: int
+    first: str | None
+    last: str | None
+
+
+def assign_numbers(engine: Engine, tenant: Tenant, day: date) -> Numbering:
+    """Give the day's unnumbered invoices the next numbers of the tenant's pool, in time order.
+
+    One transaction under the pool lock: numbers and pool position commit together,
+    so concurrent batches never share a number and a crash leaves no gap. Invoices
+    that do not fit stay accepted and PoolExhausted is raised after the rest commit.
+    """
+    period = period_of(day)
+    with engine.begin() as conn:
+        ranges = lock_pools(conn, tenant.id, period, GENERAL_INVOICE)
+        waiting = conn.execute(
+            select(invoices.c.order_id).where(invoices.c.tenant_id == tenant.id, invoices.c.invoice_date == day,
+                                              invoices.c.status == "accepted")
+            .order_by(invoices.c.invoice_time, invoices.c.order_id)).scalars().all()
+        updates, used = [], {}
+        numbers = ((pool, number) for pool in ranges for number in range(pool["next_no"], pool["end_no"] + 1))
+        for order_id, (pool, number) in zip(waiting, numbers):
+            updates.append({"tenant_id": tenant.id, "invoice_date": day, "order_id": order_id,
+                            "invoice_number": f"{pool['track']}{number:08d}", "status": "numbered"})
+            used[pool["id"]] = number + 1
+        update_rows(conn, invoices, updates, ["tenant_id", "invoice_date", "order_id"])
+        for pool_id, next_no in used.items():
+            advance_pool(conn, tenant.id, pool_id, next_no)
+    if len(updates) < len(waiting):
+        raise PoolExhausted(tenant, period, len(waiting) - len(updates))
+    return Numbering(len(updates), updates[0]["invoice_number"] if updates else None,
+                     updates[-1]["invoice_number"] if updates else None)
+
+
+# --- documents and their Turnkey state ------------------------------------------------------------
+
+def _document(row) -> InvoiceDocument:
+    return InvoiceDocument(
+        invoice_number=row.invoice_number, invoice_date=row.invoice_date, invoice_time=row.invoice_time,
+        order_id=row.order_id, buyer_ban=row.buyer_ban, buyer_name=row.buyer_name, carrier_type=row.carrier_type,
+        carrier_id=row.carrier_id, donate_mark=row.donate_mark, npoban=row.npoban, print_mark=row.print_mark,
+        customs_clearance_mark=row.customs_clearance_mark, zero_tax_rate_reason=row.zero_tax_rate_reason,
+        items=tuple(tuple(item) for item in json.loads(row.items)), sales_amount=row.sales_amount,
+        free_tax_sales_amount=row.free_tax_sales_amount, zero_tax_sales_amount=row.zero_tax_sales_amount,
+        tax_amount=row.tax_amount, total_amount=row.total_amount, tax_type=row.tax_type,
+        tax_rate=Decimal(row.tax_rate))
+
+
+@dataclass(frozen=True)
+class PendingDocument:
+    order_id: str
+    document: InvoiceDocument
+    file_sha256: str | None  # set once the bytes were first written
+
+
+def documents_to_write(conn: Connection, tenant_id: int, day: date) -> list[PendingDocument]:
+    rows = conn.execute(select(invoices).where(invoices.c.tenant_id == tenant_id, invoices.c.invoice_date == day,
+                                               invoices.c.status == "numbered")
+                        .order_by(invoices.c.invoice_number))
+    return [PendingDocument(row.order_id, _document(row), row.file_sha256) for row in rows]
+
+
+def documents_to_resend(conn: Connection, tenant_id: int, now: datetime) -> list[tuple[date, PendingDocument]]:
+    rows = conn.execute(select(invoices).where(invoices.c.tenant_id == tenant_id, invoices.c.status == "failed",
+                                               invoices.c.next_attempt_at <= now)
+                        .order_by(invoices.c.invoice_date, invoices.c.invoice_number))
+    return [(row.invoice_date, PendingDocument(row.order_id, _document(row), row.file_sha256)) for row in rows]
+
+
+def record_file_hashes(conn: Connection, tenant_id: int, day: date, hashes: dict[str, str]) -> None:
+    """Remember the bytes before they are written, so a rewrite can be held to them."""
+    update_rows(conn, invoices, [{"tenant_id": tenant_id, "invoice_date": day, "order_id": order_id,
+                                  "file_sha256": sha} for order_id, sha in hashes.items()],
+                ["tenant_id", "invoice_date", "order_id"])
+
+
+def mark_uploaded(conn: Connection, tenant_id: int, day: date, order_ids: Sequence[str], now: datetime) -> None:
+    for start in range(0, len(order_ids), 5000):
+        conn.execute(update(invoices).where(
+            invoices.c.tenant_id == tenant_id, invoices.c.invoice_date == day,
+            in_keys(conn, invoices.c.order_id, order_ids[start:start + 5000]))
+            .values(status="uploaded", attempts=invoices.c.attempts + 1, uploaded_at=now, next_attempt_at=None))
+
+
+def open_invoice(conn: Connection, tenant_id: int, invoice_number: str):
+    """The tenant's invoice with that number that is still waiting for Turnkey's word."""
+    return conn.execute(select(invoices.c.invoice_date, invoices.c.order_id, invoices.c.status,
+                               invoices.c.attempts, invoices.c.uploaded_at)
+                        .where(invoices.c.tenant_id == tenant_id, invoices.c.invoice_number == invoice_number,
+                               invoices.c.status.in_(("uploaded", "failed")))).first()
+
+
+def set_result(conn: Connection, tenant_id: int, day: date, order_id: str, **values) -> None:
+    conn.execute(update(invoices).where(invoices.c.tenant_id == tenant_id, invoices.c.invoice_date == day,
+                                        invoices.c.order_id == order_id).values(**values))
+
+
+def day_summary(conn: Connection, day: date) -> list[dict]:
+    """Per tenant for one day: invoices by status and the total amount (this is an operator's view,
+    so it spans tenants; each row is one tenant's own figures)."""
+    rows = conn.execute(select(invoices.c.tenant_id, invoices.c.status, func.count(), func.sum(invoices.c.total_amount))
+                        .where(invoices.c.invoice_date == day).group_by(invoices.c.tenant_id, invoices.c.status))
+    summary: dict[int, dict] = {}
+    for tenant_id, status, count, total in rows:
+        entry = summary.setdefault(tenant_id, {"tenant_id": tenant_id, "invoices": 0, "amount": 0})
+        entry["invoices"] += count
+        entry["amount"] += int(total or 0)
+        entry[status] = count
+    return list(summary.values())
+
+
+def days_waiting(conn: Connection) -> list[tuple[date, int]]:
+    """Days with invoices still to number or write, and the newest upload among them (for run keys)."""
+    rows = conn.execute(select(invoices.c.invoice_date, func.max(invoices.c.upload_id))
+                        .where(invoices.c.status.in_(("accepted", "numbered")))
+                        .group_by(invoices.c.invoice_date).order_by(invoices.c.invoice_date))
+    return [(day if isinstance(day, date) else date.fromisoformat(day), upload) for day, upload in rows]
+
+
+def tenants_with_work(conn: Connection, day: date) -> list[int]:
+    return list(conn.execute(select(invoices.c.tenant_id).distinct().where(
+        invoices.c.invoice_date == day, invoices.c.status.in_(("accepted", "numbered")))).scalars())
+
+
+def tenants_with_failures(conn: Connection) -> list[int]:
+    return list(conn.execute(select(invoices.c.tenant_id).distinct().where(invoices.c.status == "failed")).scalars())
+
+
+def count_by_status(conn: Connection, *statuses: str) -> int:
+    return conn.execute(select(func.count()).select_from(invoices).where(invoices.c.status.in_(statuses))).scalar_one()
+

@@ -1,0 +1,93 @@
+"""Issue one tenant's invoices of one day: numbers from the pool, then F0401 files into Turnkey's SRC.
+
+Crash-safe in every order of events: numbers commit with the pool position; the
+hash of each file's bytes is stored before the file is written; a file already in
+SRC/BAK/ERR is not written twice; and a rewrite whose bytes differ from the stored
+hash is refused, so a rerun never hands Turnkey a different file for an invoice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import date
+
+from sqlalchemy import Engine
+
+from commerce_core.db.cursors import utcnow
+from commerce_core.einvoice import invoice_store
+from commerce_core.einvoice.f0401 import InvoiceRuleViolation, validated_f0401
+from commerce_core.einvoice.schemas import SchemaViolation
+from commerce_core.einvoice.invoice_store import Numbering, PendingDocument, PoolExhausted
+from commerce_core.einvoice.tenancy import Tenant
+from commerce_core.einvoice.turnkey import TurnkeyFolders, f0401_file_name
+
+WRITE_CHUNK = 2000
+
+
+class DocumentChanged(RuntimeError):
+    """The invoice would now produce different bytes than the file already handed to Turnkey."""
+
+
+@dataclass
+class IssuedDay:
+    tenant: Tenant
+    day: date
+    numbering: Numbering | None = None
+    written: int = 0
+    already_there: int = 0
+    exhausted: PoolExhausted | None = None
+    errors: list[str] = field(default_factory=list)
+
+
+def render(tenant: Tenant, pending: PendingDocument) -> tuple[str, bytes, str]:
+    """File name, validated bytes and their sha256; refuses bytes that differ from an earlier write."""
+    data = validated_f0401(tenant.seller, pending.document)
+    digest = hashlib.sha256(data).hexdigest()
+    if pending.file_sha256 and pending.file_sha256 != digest:
+        raise DocumentChanged(f"invoice {pending.document.invoice_number} (order {pending.order_id}) would be "
+                              f"written with different bytes than before; refusing to hand Turnkey a second version")
+    return f0401_file_name(tenant.ban, pending.document.invoice_number), data, digest
+
+
+def write_documents(engine: Engine, folders: TurnkeyFolders, tenant: Tenant, day: date,
+                    pending: list[PendingDocument]) -> tuple[int, int, list[str]]:
+    """Hand the documents to Turnkey in chunks; returns (written, found already handed over, errors).
+
+    A document that fails the XSD or the rules stays `numbered` with its error
+    reported; the others of the chunk go on.
+    """
+    written = already = 0
+    errors: list[str] = []
+    for start in range(0, len(pending), WRITE_CHUNK):
+        rendered = []
+        for item in pending[start:start + WRITE_CHUNK]:
+            try:
+                rendered.append((item, *render(tenant, item)))
+            except (SchemaViolation, InvoiceRuleViolation, DocumentChanged) as error:
+                errors.append(f"{item.document.invoice_number} (order {item.order_id}): {error}")
+        handed_at = utcnow()  # before the writes: Turnkey's answers are never older than this
+        with engine.begin() as conn:
+            invoice_store.record_file_hashes(conn, tenant.id, day, {
+                item.order_id: digest for item, _, _, digest in rendered if item.file_sha256 is None})
+        for item, name, data, _ in rendered:
+            if item.file_sha256 is not None and folders.already_handed_over(name):
+                already += 1  # written before a crash; Turnkey has it or will take it
+                continue
+            folders.write_f0401(name, data)
+            written += 1
+        with engine.begin() as conn:
+            invoice_store.mark_uploaded(conn, tenant.id, day, [item.order_id for item, *_ in rendered], handed_at)
+    return written, already, errors
+
+
+def issue_day(engine: Engine, folders: TurnkeyFolders, tenant: Tenant, day: date) -> IssuedDay:
+    issued = IssuedDay(tenant, day)
+    try:
+        issued.numbering = invoice_store.assign_numbers(engine, tenant, day)
+    except PoolExhausted as exhausted:
+        issued.exhausted = exhausted  # what did fit was numbered and is written below
+    with engine.connect() as conn:
+        pending = invoice_store.documents_to_write(conn, tenant.id, day)
+    issued.written, issued.already_there, issued.errors = write_documents(engine, folders, tenant, day, pending)
+    return issued
