@@ -2,8 +2,9 @@
 
 Sources, read by modification time past a cursor: files Turnkey moved to BAK
 (accepted) or ERR (refused), and ProcessResult / SummaryResult messages. The same
-answer read twice changes nothing; an answer older than the invoice's latest upload
-belongs to an earlier attempt and is ignored, so a stale ERR file never fails a resend.
+answer read twice changes nothing; a refusal older than the invoice's latest upload
+belongs to an earlier attempt and is ignored, so a stale ERR file never fails a resend
+(an acceptance counts whichever attempt it answers).
 """
 
 from __future__ import annotations
@@ -80,14 +81,15 @@ def read_results(engine: Engine, folders: TurnkeyFolders) -> ResultsRead:
                 tenants[ban] = tenant_by_ban(conn, ban)
             tenant = tenants[ban]
             invoice = tenant and invoice_store.open_invoice(conn, tenant.id, outcome.invoice_number)
-            if not invoice or (invoice.uploaded_at and observed_at < invoice.uploaded_at - CLOCK_SLACK):
+            if not invoice:
                 read.ignored += 1
                 continue
-            if outcome.accepted:
+            if outcome.accepted:  # the platform has it, whichever attempt this answers
                 invoice_store.set_result(conn, tenant.id, invoice.invoice_date, invoice.order_id,
                                          status="confirmed", last_error=None, next_attempt_at=None)
                 read.confirmed += 1
-            elif invoice.status == "uploaded":
+            elif invoice.status == "uploaded" and not (
+                    invoice.uploaded_at and observed_at < invoice.uploaded_at - CLOCK_SLACK):
                 retry_at = next_resend_at(observed_at, invoice.attempts)
                 invoice_store.set_result(conn, tenant.id, invoice.invoice_date, invoice.order_id,
                                          status="failed" if retry_at else "abandoned",
