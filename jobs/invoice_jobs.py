@@ -22,7 +22,6 @@ invoice_upload_job = define_asset_job(
 
 invoice_batch_job = define_asset_job(
     "invoice_batch", selection=AssetSelection.assets(invoice_batches), tags=INVOICE_TAGS,
-    partitions_def=invoice_batches.partitions_def,
     description="Number one day's invoices and hand their F0401 files to Turnkey.")
 
 turnkey_results_job = define_asset_job(
