@@ -7,9 +7,12 @@
   hub simulate region ...  run one regional ProductsAPI simulator (--region TW|US|JP)
   hub simulate nextengine  run the Next Engine REST simulator (rotating tokens)
   hub simulate shopline    run the Shopline REST + GraphQL simulator
+  hub simulate turnkey     run the Turnkey gateway simulator on TURNKEY_ROOT
+  hub einvoice ...         register e-invoicing tenants; number pools; the upload log
   hub bench catalog ...    the catalog benchmark (bench/catalog_bench.py)
   hub bench regions ...    the regional distribution benchmark (bench/regions_bench.py)
   hub bench stock ...      the stock service benchmark (bench/stock_bench.py)
+  hub bench einvoice ...   the e-invoice peak-day benchmark (bench/einvoice_bench.py)
 """
 
 from __future__ import annotations
@@ -17,8 +20,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from hub_cli import demo
-from simulators import nextengine, region_products, serp_supplier, shopline
+from hub_cli import demo, einvoice_commands
+from simulators import nextengine, region_products, serp_supplier, shopline, turnkey
 
 
 def _db_upgrade(args: argparse.Namespace) -> int:
@@ -91,6 +94,10 @@ def build_parser() -> argparse.ArgumentParser:
     shopline_store = simulators.add_parser("shopline", help="Shopline REST + GraphQL (contracts/shopline.md)")
     shopline.add_arguments(shopline_store)
     shopline_store.set_defaults(handler=lambda args: shopline.run(args) or 0)
+    turnkey_gateway = simulators.add_parser("turnkey", help="the MOF Turnkey gateway (contracts/einvoice-turnkey.md)")
+    turnkey.add_arguments(turnkey_gateway)
+    turnkey_gateway.set_defaults(handler=lambda args: turnkey.run(args) or 0)
+    einvoice_commands.add_commands(commands)
 
     bench = commands.add_parser("bench", help="benchmarks").add_subparsers(dest="bench", required=True)
     catalog = bench.add_parser("catalog", help="SERP -> central catalog throughput")
@@ -108,6 +115,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     stock_bench.add_arguments(stock)
     stock.set_defaults(handler=_bench_stock)
+    einvoice = bench.add_parser("einvoice", help="a peak day of invoices: CSV -> XSD-valid F0401 files")
+    from bench import einvoice_bench
+
+    einvoice_bench.add_arguments(einvoice)
+    einvoice.set_defaults(handler=einvoice_bench.run)
     return parser
 
 

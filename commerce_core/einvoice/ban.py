@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 _WEIGHTS = (1, 2, 1, 2, 1, 2, 4, 1)
-_BAN = re.compile(r"\d{8}")
+_BAN = re.compile(r"[0-9]{8}")  # ASCII digits only: "２２０９９１３１" is not a BAN
 
 
 def is_valid_ban(ban: str) -> bool:
@@ -19,6 +19,7 @@ def is_valid_ban(ban: str) -> bool:
     for digit, weight in zip(ban, _WEIGHTS):
         product = int(digit) * weight
         total += product // 10 + product % 10
-    if total % 5 == 0:
-        return True
-    return ban[6] == "7" and (total - 1) % 5 == 0
+    if ban[6] == "7":
+        total -= 9  # 28 → 2 + 8 = 10 → 1 + 0 = 1 (or 0, hence sum − 1 below)
+        return total % 5 == 0 or (total - 1) % 5 == 0
+    return total % 5 == 0

@@ -137,10 +137,20 @@ def check_document(root: etree._Element) -> None:
         raise InvoiceRuleViolation(f"TotalAmount {number('f:Amount/f:TotalAmount')} is not the sum of its parts {parts}")
     if root.find("f:Details/f:ProductItem[f:TaxType='9']", namespaces=ns) is not None:
         raise InvoiceRuleViolation("an item's TaxType is 9")
-    if root.findtext("f:Main/f:PrintMark", namespaces=ns) == "Y" and (
-            root.findtext("f:Main/f:DonateMark", namespaces=ns) == "1"
-            or root.find("f:Main/f:CarrierType", namespaces=ns) is not None):
+    main = {element.tag.rsplit("}", 1)[1]: element.text for element in root.find("f:Main", namespaces=ns)}
+    if main["PrintMark"] == "Y" and (main["DonateMark"] == "1" or "CarrierType" in main):
         raise InvoiceRuleViolation("PrintMark Y with a donation or a carrier")
+    if main["PrintMark"] == "N" and main["DonateMark"] == "0" and not all(
+            main.get(name) for name in ("CarrierType", "CarrierId1", "CarrierId2")):
+        raise InvoiceRuleViolation("PrintMark N without donation needs CarrierType, CarrierId1 and CarrierId2")
+    if main["DonateMark"] == "1" and not main.get("NPOBAN"):
+        raise InvoiceRuleViolation("DonateMark 1 needs NPOBAN")
+    if root.find("f:Details/f:ProductItem[f:TaxType='2']", namespaces=ns) is not None and not (
+            main.get("CustomsClearanceMark") and main.get("ZeroTaxRateReason")):
+        raise InvoiceRuleViolation("zero-rated items need CustomsClearanceMark and ZeroTaxRateReason")
+    for name in ("SalesAmount", "FreeTaxSalesAmount", "ZeroTaxSalesAmount", "TotalAmount"):
+        if number(f"f:Amount/f:{name}") % 1:
+            raise InvoiceRuleViolation(f"{name} must be a whole number for a domestic seller")
 
 
 def validated_f0401(seller: Seller, invoice: InvoiceDocument) -> bytes:

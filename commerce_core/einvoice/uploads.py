@@ -32,12 +32,12 @@ CONSUMER_IDENTIFIER = "0000000000"
 INVOICE_FIELDS = ("invoice_date", "invoice_time", "buyer_ban", "buyer_name", "carrier_type", "carrier_id",
                   "donate_mark", "npoban", "print_mark", "customs_clearance_mark", "zero_tax_rate_reason")
 
-_ORDER_ID = re.compile(r"[A-Za-z0-9_\-]{1,20}")  # it becomes F0401 RelateNumber (max 20)
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-_TIME = re.compile(r"([01]\d|2[0-3]):[0-5]\d:[0-5]\d")
-_NPOBAN = re.compile(r"\d{3,7}")
+_ORDER_ID = re.compile(r"[A-Za-z0-9_\-]{1,20}", re.ASCII)  # it becomes F0401 RelateNumber (max 20)
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_TIME = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]")
+_NPOBAN = re.compile(r"[0-9]{3,7}")
 _MOBILE_BARCODE = re.compile(r"/[0-9A-Z.+\-]{7}")
-_CITIZEN_CERTIFICATE = re.compile(r"[A-Z]{2}\d{14}")
+_CITIZEN_CERTIFICATE = re.compile(r"[A-Z]{2}[0-9]{14}")
 _CARRIER_FORMATS = {"3J0002": _MOBILE_BARCODE, "CQ0001": _CITIZEN_CERTIFICATE}
 _ZERO_TAX_REASON = re.compile(r"7[1-9]")
 

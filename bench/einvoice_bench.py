@@ -1,0 +1,259 @@
+"""A peak day of e-invoices (seeds/003 aggressive: 720,000 for 500 tenants), CSV to XSD-valid F0401 files.
+
+  hub bench einvoice [--invoices 720000] [--tenants 500] [--workers 2] [--baseline-invoices 20000]
+
+Setup (not timed): a fresh PostgreSQL schema, the tenants with one E0501 range
+each, one upload CSV per tenant (about 1.3 items per invoice; printed, carrier,
+donated and B2B invoices mixed). Timed, per stage, over all tenants with
+`--workers` processes (each tenant is one unit of work, as in the asset):
+  upload   read + validate the CSV, store invoices, rejects and the log line
+  number   the pool lock, the day's numbers, the pool position
+  files    build each F0401, validate it against the official XSD, write it atomically
+Then every file is read back and validated again (not timed), and beside it the
+naive way: build each invoice element by element with lxml, validate, write.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import resource
+import shutil
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from datetime import date
+from pathlib import Path
+
+from lxml import etree
+
+from bench.common import DEFAULT_POSTGRES_URL, fresh_schema, write_results
+from commerce_core.db.engine import get_engine
+from commerce_core.db.migrate import upgrade
+from commerce_core.einvoice import invoice_store, schemas
+from commerce_core.einvoice.ban import is_valid_ban
+from commerce_core.einvoice.e0501 import AssignedRange
+from commerce_core.einvoice.f0401 import CONSUMER_IDENTIFIER, NAMESPACE, InvoiceDocument, Seller, random_number
+from commerce_core.einvoice.intake import ArrivedFile, IntakeReport, take_invoice_file
+from commerce_core.einvoice.issuing import write_documents
+from commerce_core.einvoice.tenancy import add_tenant, register_range, tenant_by_ban
+from commerce_core.einvoice.turnkey import TurnkeyFolders
+from commerce_core.einvoice.uploads import REQUIRED_COLUMNS
+
+DAY = date(2025, 1, 15)
+PERIOD = "11402"
+BUYERS = ("53212539", "04595257", "47217677")
+
+
+def valid_bans(count: int, start: int = 10_000_000) -> list[str]:
+    bans, candidate = [], start
+    while len(bans) < count:
+        if is_valid_ban(f"{candidate:08d}"):
+            bans.append(f"{candidate:08d}")
+        candidate += 7
+    return bans
+
+
+def _invoice_rows(ban: str, index: int, rng: random.Random) -> list[str]:
+    kind = rng.random()
+    seconds = index * 86400 // 100_000
+    when = f"{seconds // 3600 % 24:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+    if kind < 0.55:
+        marks = ",,3J0002,/AB" + f"{index % 100000:05d}" + ",0,,N"
+    elif kind < 0.75:
+        marks = ",,,,0,,Y"
+    elif kind < 0.85:
+        marks = ",,,,1,168001,N"
+    else:
+        marks = f",{BUYERS[index % 3]},Buyer {index % 97} Co.,,,0,,Y"
+    items = 1 if rng.random() < 0.75 else 2
+    rows = []
+    for item in range(items):
+        litres = rng.randint(5, 60)
+        price = (31.2, 29.8, 27.5)[item % 3]
+        rows.append(f"{ban},O{index},{DAY.isoformat()},{when}{marks},Fuel {item},{litres},{price},"
+                    f"{round(litres * price, 1)},1")
+    return rows
+
+
+def write_upload(path: Path, ban: str, invoices: int, seed: int) -> int:
+    rng = random.Random(seed)
+    rows = [",".join(REQUIRED_COLUMNS)]
+    for index in range(invoices):
+        rows += _invoice_rows(ban, index, rng)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(rows) + "\n")
+    return len(rows) - 1
+
+
+def _stage_worker(task: tuple) -> tuple[int, float]:
+    """One tenant through one stage in a worker process; returns (invoices, seconds)."""
+    stage, database_url, root, ban, upload_path = task
+    engine = get_engine(database_url)
+    started = time.perf_counter()
+    with engine.connect() as conn:
+        tenant = tenant_by_ban(conn, ban)
+    if stage == "upload":
+        report = IntakeReport()
+        stat = os.stat(upload_path)
+        take_invoice_file(engine, ArrivedFile(Path(upload_path), "invoices", ban, stat.st_size, stat.st_mtime_ns),
+                          report)
+        return report.accepted, time.perf_counter() - started
+    if stage == "number":
+        return invoice_store.assign_numbers(engine, tenant, DAY).assigned, time.perf_counter() - started
+    with engine.connect() as conn:
+        pending = invoice_store.documents_to_write(conn, tenant.id, DAY)
+    written, _, errors = write_documents(engine, TurnkeyFolders(Path(root)), tenant, DAY, pending)
+    if errors:
+        raise RuntimeError(f"{ban}: {errors[:3]}")
+    return written, time.perf_counter() - started
+
+
+def _run_stage(stage: str, tasks: list[tuple], workers: int) -> dict:
+    started = time.perf_counter()
+    done = 0
+    last = started
+    with ProcessPoolExecutor(workers) as pool:
+        for count, _ in pool.map(_stage_worker, [(stage, *task) for task in tasks], chunksize=1):
+            done += count
+            if time.perf_counter() - last > 2:
+                last = time.perf_counter()
+                print(f"[bench] {stage}: {done:,} invoices, {done / (last - started):,.0f}/s", flush=True)
+    seconds = time.perf_counter() - started
+    print(f"[bench] {stage}: {done:,} invoices in {seconds:.1f} s = {done / seconds:,.0f}/s", flush=True)
+    return {"invoices": done, "seconds": round(seconds, 2), "per_second": round(done / seconds)}
+
+
+def naive_f0401(seller: Seller, invoice: InvoiceDocument) -> bytes:
+    """The way a first version would do it: one lxml element at a time, all in one function."""
+    root = etree.Element(f"{{{NAMESPACE}}}Invoice", nsmap={None: NAMESPACE})
+
+    def child(parent, tag, text=None):
+        element = etree.SubElement(parent, f"{{{NAMESPACE}}}{tag}")
+        if text is not None:
+            element.text = str(text)
+        return element
+
+    main = child(root, "Main")
+    child(main, "InvoiceNumber", invoice.invoice_number)
+    child(main, "InvoiceDate", invoice.invoice_date.strftime("%Y%m%d"))
+    child(main, "InvoiceTime", invoice.invoice_time)
+    seller_element = child(main, "Seller")
+    child(seller_element, "Identifier", seller.ban)
+    child(seller_element, "Name", seller.name)
+    buyer = child(main, "Buyer")
+    child(buyer, "Identifier", invoice.buyer_ban or CONSUMER_IDENTIFIER)
+    child(buyer, "Name", invoice.buyer_name or "消費者")
+    child(main, "InvoiceType", "07")
+    child(main, "DonateMark", invoice.donate_mark)
+    if invoice.carrier_type:
+        child(main, "CarrierType", invoice.carrier_type)
+        child(main, "CarrierId1", invoice.carrier_id)
+        child(main, "CarrierId2", invoice.carrier_id)
+    child(main, "PrintMark", invoice.print_mark)
+    if invoice.npoban:
+        child(main, "NPOBAN", invoice.npoban)
+    child(main, "RandomNumber", random_number(seller.ban, invoice.invoice_number))
+    details = child(root, "Details")
+    for sequence, (description, quantity, unit_price, amount, tax_type) in enumerate(invoice.items, start=1):
+        item = child(details, "ProductItem")
+        for tag, value in (("Description", description), ("Quantity", quantity), ("UnitPrice", unit_price),
+                           ("TaxType", tax_type), ("Amount", amount), ("SequenceNumber", sequence)):
+            child(item, tag, value)
+    amount = child(root, "Amount")
+    for tag, value in (("SalesAmount", invoice.sales_amount), ("FreeTaxSalesAmount", invoice.free_tax_sales_amount),
+                       ("ZeroTaxSalesAmount", invoice.zero_tax_sales_amount), ("TaxType", invoice.tax_type),
+                       ("TaxRate", invoice.tax_rate), ("TaxAmount", invoice.tax_amount),
+                       ("TotalAmount", invoice.total_amount)):
+        child(amount, tag, value)
+    schemas.validate("F0401", etree.fromstring(etree.tostring(root)))  # re-parsed, as a first version would
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+
+
+def naive_way(seller: Seller, documents: list[InvoiceDocument], limit: int, out_dir: Path) -> dict:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    for done in range(limit):
+        with open(out_dir / f"{done}.xml", "wb") as handle:
+            handle.write(naive_f0401(seller, documents[done % len(documents)]))
+    seconds = time.perf_counter() - started
+    return {"invoices": limit, "seconds": round(seconds, 2), "per_second": round(limit / seconds)}
+
+
+def verify_all(src: Path) -> int:
+    checked = 0
+    for path in src.iterdir():
+        if path.name.startswith("."):
+            continue
+        schemas.validate("F0401", etree.parse(str(path)).getroot())
+        checked += 1
+    return checked
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--invoices", type=int, default=720_000)
+    parser.add_argument("--tenants", type=int, default=500)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--baseline-invoices", type=int, default=20_000, help="invoices the naive way writes")
+    parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES_URL)
+    parser.add_argument("--work-dir", help="where CSVs and Turnkey files go (default: a temp dir, removed)")
+    parser.add_argument("--skip-verify", action="store_true", help="do not re-validate every file afterwards")
+
+
+def run(args: argparse.Namespace) -> int:
+    work = Path(args.work_dir or tempfile.mkdtemp(prefix="einvoice-bench-"))
+    per_tenant = -(-args.invoices // args.tenants)
+    with fresh_schema(args.postgres_url) as schema:
+        url = schema.database_url
+        upgrade(url)
+        bans = valid_bans(args.tenants)
+        print(f"[bench] setup: {args.tenants} tenants, {args.invoices:,} invoices in {work}", flush=True)
+        engine = get_engine(url)
+        booklets = -(-per_tenant // 50)
+        with engine.begin() as conn:
+            for number, ban in enumerate(bans):
+                tenant = add_tenant(conn, ban, f"Station {number}", "Taipei")
+                track = f"{chr(65 + number // 26 % 26)}{chr(65 + number % 26)}"
+                begin = (number // 676) * 100_000
+                register_range(conn, tenant, AssignedRange(ban, "07", PERIOD, track, begin,
+                                                           begin + booklets * 50 - 1, booklets), "bench")
+        rows, tasks = 0, []
+        remaining = args.invoices
+        for number, ban in enumerate(bans):
+            count = min(per_tenant, remaining)
+            remaining -= count
+            path = work / "uploads" / ban / "invoices" / "day.csv"
+            rows += write_upload(path, ban, count, seed=number)
+            tasks.append((url, str(work / "turnkey"), ban, str(path)))
+        TurnkeyFolders(work / "turnkey").create()
+        print(f"[bench] setup done: {rows:,} CSV rows", flush=True)
+        started = time.perf_counter()
+        stages = {stage: _run_stage(stage, tasks, args.workers) for stage in ("upload", "number")}
+        paused = time.perf_counter()
+        with engine.connect() as conn:  # the naive way's input, read while the files stage has not run
+            first = tenant_by_ban(conn, bans[0])
+            documents = [item.document for item in invoice_store.documents_to_write(conn, first.id, DAY)]
+        started += time.perf_counter() - paused
+        stages["files"] = _run_stage("files", tasks, args.workers)
+        total = time.perf_counter() - started
+        issued = stages["files"]["invoices"]
+        print(f"[bench] whole day: {issued:,} invoices in {total:.1f} s = {issued / total:,.0f}/s "
+              f"(goal 60 s / 12,000/s)", flush=True)
+        verified = None if args.skip_verify else verify_all(work / "turnkey" / "UpCast/B2SSTORAGE/F0401/SRC")
+        if verified is not None:
+            print(f"[bench] verified: {verified:,} files valid against the official F0401 XSD", flush=True)
+        naive = naive_way(first.seller, documents, args.baseline_invoices, work / "naive")
+        fast_rate = stages["files"]["per_second"]
+        print(f"[bench] naive way (element by element, validate, write): {naive['per_second']:,}/s; files stage "
+              f"{fast_rate:,}/s = {fast_rate / naive['per_second']:.1f}x", flush=True)
+    peak_mb = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+                  resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024
+    print(f"[bench] peak RSS {peak_mb:.0f} MB (largest single process)", flush=True)
+    write_results("einvoice", {"invoices": args.invoices, "tenants": args.tenants, "workers": args.workers,
+                               "csv_rows": rows, "stages": stages, "total_seconds": round(total, 2),
+                               "per_second": round(issued / total), "verified_files": verified,
+                               "naive": naive, "peak_rss_mb": round(peak_mb)})
+    if not args.work_dir:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
