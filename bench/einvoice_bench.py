@@ -16,6 +16,7 @@ naive way: build each invoice element by element with lxml, validate, write.
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import random
 import resource
@@ -114,7 +115,8 @@ def _run_stage(stage: str, tasks: list[tuple], workers: int) -> dict:
     started = time.perf_counter()
     done = 0
     last = started
-    with ProcessPoolExecutor(workers) as pool:
+    # spawn: a forked worker would inherit the parent's pooled PostgreSQL connections
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
         for count, _ in pool.map(_stage_worker, [(stage, *task) for task in tasks], chunksize=1):
             done += count
             if time.perf_counter() - last > 2:

@@ -98,7 +98,10 @@ def store_upload(conn: Connection, tenant: Tenant, file_name: str, sha256: str, 
 
     An order the tenant already has an invoice for is rejected (rule `duplicate-order`):
     re-uploading a corrected file never issues a second invoice for an order.
+    Call it before the transaction reads `invoices`: a new month's partition is
+    attached first, and that waits for every open reader of the table.
     """
+    ensure_month_partitions(conn.engine, {invoice.invoice_date for invoice in parsed.invoices})
     known = _known_orders(conn, tenant.id, [invoice.order_id for invoice in parsed.invoices])
     fresh, rejects = [], list(parsed.rejects)
     for invoice in parsed.invoices:
@@ -117,7 +120,6 @@ def store_upload(conn: Connection, tenant: Tenant, file_name: str, sha256: str, 
         for reject in rejects])
     now = utcnow()
     rows = [_invoice_row(tenant.id, upload_id, invoice, now) for invoice in fresh]
-    ensure_month_partitions(conn, {row["invoice_date"] for row in rows})
     insert_rows(conn, invoices, rows)
     return StoredUpload(upload_id, len(fresh), len(rejects), tuple(sorted({row["invoice_date"] for row in rows})))
 

@@ -35,13 +35,26 @@ def partition_name(month: date) -> str:
     return f"invoices_y{month.year}m{month.month:02d}"
 
 
-def ensure_month_partitions(conn: Connection, days: Iterable[date]) -> None:
-    if conn.dialect.name != "postgresql":
+def ensure_month_partitions(engine: Engine, days: Iterable[date]) -> None:
+    """Create missing month partitions in a short transaction of their own.
+
+    Attaching a partition locks the whole table, so it must not happen inside a
+    long upload transaction (two uploads would deadlock on it); an advisory lock
+    lets one process create a month while the others wait and then find it there.
+    """
+    if engine.dialect.name != "postgresql":
         return
-    for month in sorted({month_start(day) for day in days}):
-        conn.exec_driver_sql(
-            f"CREATE TABLE IF NOT EXISTS {partition_name(month)} PARTITION OF invoices "
-            f"FOR VALUES FROM ('{month.isoformat()}') TO ('{next_month(month).isoformat()}')")
+    wanted = {month_start(day) for day in days}
+    with engine.connect() as conn:
+        missing = sorted(wanted - set(months_present(conn)))
+    if not missing:
+        return
+    with engine.begin() as conn:
+        conn.exec_driver_sql("SELECT pg_advisory_xact_lock(hashtext(current_schema() || ':invoices:partitions'))")
+        for month in sorted(wanted - set(months_present(conn))):
+            conn.exec_driver_sql(
+                f"CREATE TABLE IF NOT EXISTS {partition_name(month)} PARTITION OF invoices "
+                f"FOR VALUES FROM ('{month.isoformat()}') TO ('{next_month(month).isoformat()}')")
 
 
 def months_present(conn: Connection) -> list[date]:

@@ -72,7 +72,8 @@ def register_range(conn: Connection, tenant: Tenant, assigned: AssignedRange, so
     if assigned.ban != tenant.ban:
         raise E0501Rejected("ban-mismatch", f"{source}: Ban {assigned.ban} is not tenant {tenant.ban}")
     if conn.dialect.name == "postgresql":  # two files for the same track at once must not both pass the check
-        conn.execute(select(func.pg_advisory_xact_lock(func.hashtext(f"e0501:{assigned.period}:{assigned.track}"))))
+        conn.execute(select(func.pg_advisory_xact_lock(func.hashtext(
+            func.concat(func.current_schema(), f":e0501:{assigned.period}:{assigned.track}")))))
     clash = conn.execute(
         select(pools.c.tenant_id, pools.c.begin_no, pools.c.end_no, pools.c.source).where(
             pools.c.period == assigned.period, pools.c.track == assigned.track,
