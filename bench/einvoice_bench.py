@@ -41,6 +41,7 @@ from commerce_core.einvoice.issuing import write_documents
 from commerce_core.einvoice.tenancy import add_tenant, register_range, tenant_by_ban
 from commerce_core.einvoice.turnkey import TurnkeyFolders
 from commerce_core.einvoice.uploads import REQUIRED_COLUMNS
+from commerce_core.settings import load_settings
 
 DAY = date(2025, 1, 15)
 PERIOD = "11402"
@@ -57,15 +58,16 @@ def valid_bans(count: int, start: int = 10_000_000) -> list[str]:
 
 
 def _invoice_rows(ban: str, index: int, rng: random.Random) -> list[str]:
+    """Marks are buyer_ban, buyer_name, carrier_type, carrier_id, donate_mark, npoban, print_mark."""
     kind = rng.random()
     seconds = index * 86400 // 100_000
     when = f"{seconds // 3600 % 24:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
     if kind < 0.55:
-        marks = ",,3J0002,/AB" + f"{index % 100000:05d}" + ",0,,N"
+        marks = f",,,3J0002,/AB{index % 100000:05d},0,,N"
     elif kind < 0.75:
-        marks = ",,,,0,,Y"
+        marks = ",,,,,0,,Y"
     elif kind < 0.85:
-        marks = ",,,,1,168001,N"
+        marks = ",,,,,1,168001,N"
     else:
         marks = f",{BUYERS[index % 3]},Buyer {index % 97} Co.,,,0,,Y"
     items = 1 if rng.random() < 0.75 else 2
@@ -193,19 +195,31 @@ def verify_all(src: Path) -> int:
     return checked
 
 
+def _data_dir() -> Path:
+    folder = load_settings().data_dir
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--invoices", type=int, default=720_000)
     parser.add_argument("--tenants", type=int, default=500)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--baseline-invoices", type=int, default=20_000, help="invoices the naive way writes")
     parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES_URL)
-    parser.add_argument("--work-dir", help="where CSVs and Turnkey files go (default: a temp dir, removed)")
+    parser.add_argument("--work-dir", help="where CSVs and Turnkey files go (default: $HUB_DATA_DIR/bench-einvoice, "
+                        "removed afterwards; it is where TURNKEY_ROOT lives by default)")
+    parser.add_argument("--turnkey-root", help="TURNKEY_ROOT for the run (default: inside the work dir); "
+                        "e.g. /dev/shm/turnkey to take this machine's slow file creation out of the figure")
     parser.add_argument("--skip-verify", action="store_true", help="do not re-validate every file afterwards")
 
 
 def run(args: argparse.Namespace) -> int:
-    work = Path(args.work_dir or tempfile.mkdtemp(prefix="einvoice-bench-"))
+    work = Path(args.work_dir or tempfile.mkdtemp(prefix="bench-einvoice-", dir=_data_dir()))
     per_tenant = -(-args.invoices // args.tenants)
+    turnkey_root = Path(args.turnkey_root or work / "turnkey")
+    if any(turnkey_root.rglob("*.xml")):
+        raise SystemExit(f"{turnkey_root} already holds files; give an empty --turnkey-root")
     with fresh_schema(args.postgres_url) as schema:
         url = schema.database_url
         upgrade(url)
@@ -227,8 +241,8 @@ def run(args: argparse.Namespace) -> int:
             remaining -= count
             path = work / "uploads" / ban / "invoices" / "day.csv"
             rows += write_upload(path, ban, count, seed=number)
-            tasks.append((url, str(work / "turnkey"), ban, str(path)))
-        TurnkeyFolders(work / "turnkey").create()
+            tasks.append((url, str(turnkey_root), ban, str(path)))
+        TurnkeyFolders(turnkey_root).create()
         print(f"[bench] setup done: {rows:,} CSV rows", flush=True)
         started = time.perf_counter()
         stages = {stage: _run_stage(stage, tasks, args.workers) for stage in ("upload", "number")}
@@ -242,7 +256,7 @@ def run(args: argparse.Namespace) -> int:
         issued = stages["files"]["invoices"]
         print(f"[bench] whole day: {issued:,} invoices in {total:.1f} s = {issued / total:,.0f}/s "
               f"(goal 60 s / 12,000/s)", flush=True)
-        verified = None if args.skip_verify else verify_all(work / "turnkey" / "UpCast/B2SSTORAGE/F0401/SRC")
+        verified = None if args.skip_verify else verify_all(TurnkeyFolders(turnkey_root).src)
         if verified is not None:
             print(f"[bench] verified: {verified:,} files valid against the official F0401 XSD", flush=True)
         naive = naive_way(first.seller, documents, args.baseline_invoices, work / "naive")
@@ -252,10 +266,12 @@ def run(args: argparse.Namespace) -> int:
     peak_mb = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
                   resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024
     print(f"[bench] peak RSS {peak_mb:.0f} MB (largest single process)", flush=True)
-    write_results("einvoice", {"invoices": args.invoices, "tenants": args.tenants, "workers": args.workers,
+    write_results("einvoice", {"invoices": args.invoices, "turnkey_root": str(turnkey_root), "tenants": args.tenants, "workers": args.workers,
                                "csv_rows": rows, "stages": stages, "total_seconds": round(total, 2),
                                "per_second": round(issued / total), "verified_files": verified,
                                "naive": naive, "peak_rss_mb": round(peak_mb)})
     if not args.work_dir:
         shutil.rmtree(work, ignore_errors=True)
+    if args.turnkey_root:
+        shutil.rmtree(TurnkeyFolders(turnkey_root).src, ignore_errors=True)
     return 0

@@ -2,7 +2,10 @@
 
 Simulators start for the SERP supplier and for every enabled region whose
 REGION_<CODE>_URL is not set (a set URL means a real or separately run site);
-the stock service starts beside them (database-only unless HUB_REDIS_URL is set).
+the stock service starts beside them (database-only unless HUB_REDIS_URL is set),
+and a Turnkey gateway simulator watches TURNKEY_ROOT. A demo e-invoicing tenant
+gets a number range and today's invoice upload in its folder, so the invoice
+sensors have something to issue.
 """
 
 from __future__ import annotations
@@ -15,7 +18,9 @@ import socket
 import subprocess
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import httpx
 
@@ -122,6 +127,8 @@ def run(args: argparse.Namespace) -> int:
             shopline_port = _free_port() if args.shopline_port == 0 else args.shopline_port
             env["SHOPLINE_BASE_URL"] = f"http://127.0.0.1:{shopline_port}"
             start("Shopline simulator", [sys.executable, "-m", "simulators.shopline", "--port", str(shopline_port)])
+        start("Turnkey simulator", [sys.executable, "-m", "simulators.turnkey", "--interval", "1"])
+        seed_demo_invoices(load_settings())
         stock_port = _free_port() if args.stock_port == 0 else args.stock_port
         env["STOCK_SERVICE_URL"] = f"http://127.0.0.1:{stock_port}"
         start("stock service", [sys.executable, "-m", "stock_service", "--port", str(stock_port)])
@@ -162,17 +169,71 @@ def _authorise_local_nextengine(database_url: str, env: dict[str, str]) -> None:
                               token_store.TokenPair(tokens.access_token, tokens.refresh_token))
 
 
+DEMO_TENANT = ("22099131", "Commerce Hub Demo Station", "Taipei City")
+DEMO_INVOICES = 25
+
+
+def seed_demo_invoices(settings) -> None:
+    """Register the demo tenant once and drop its E0501 range and today's upload in its folder."""
+    from commerce_core.db.engine import get_engine
+    from commerce_core.einvoice.e0501 import AssignedRange, e0501_xml
+    from commerce_core.einvoice.periods import period_of
+    from commerce_core.einvoice.tenancy import add_tenant, tenant_by_ban
+    from commerce_core.einvoice.uploads import REQUIRED_COLUMNS, TAIWAN
+
+    ban, name, address = DEMO_TENANT
+    with get_engine(settings.database_url).begin() as conn:
+        if tenant_by_ban(conn, ban) is None:
+            add_tenant(conn, ban, name, address)
+    today = datetime.now(TAIWAN).date()
+    folder = settings.uploads_dir / ban
+    _drop(folder / "e0501" / f"{period_of(today)}-AB.xml",
+          e0501_xml(AssignedRange(ban, "07", period_of(today), "AB", 10000000, 10000099, 2)))
+    rows = [",".join(REQUIRED_COLUMNS)]
+    rows += [f"{ban},DEMO-{today:%Y%m%d}-{i},{today},08:{i:02d}:00,,,3J0002,/DEMO{i:03d},0,,N,Gasoline 95,20,31.2,624,1"
+             for i in range(DEMO_INVOICES - 1)]
+    rows.append(f"{ban},DEMO-{today:%Y%m%d}-B2B,{today},09:00:00,53212539,Acme Logistics,,,0,,Y,Diesel,50,28,1400,1")
+    _drop(folder / "invoices" / f"{today}.csv", ("\n".join(rows) + "\n").encode())
+    print(f"[hub] e-invoicing: tenant {ban}, {DEMO_INVOICES} invoices for {today} in {folder}", flush=True)
+
+
+def _drop(path: Path, data: bytes) -> None:
+    """Write once (temp name, then rename), so a rerun of the demo keeps the file the sensor already saw."""
+    if path.exists():
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}")
+    temporary.write_bytes(data)
+    os.replace(temporary, path)
+
+
 def _check_run(env: dict[str, str], region_codes: list[str]) -> int:
-    """Full SERP, Next Engine and Shopline imports, every region's sync and a stock check, via Dagster's CLI."""
+    """Full SERP, Next Engine and Shopline imports, every region's sync, a stock check and today's invoice batch
+    through Turnkey, via Dagster's CLI."""
     commands = [[sys.executable, "-m", "dagster", "job", "execute", "-m", "definitions", "-d", str(REPO),
                  "-j", job] for job in ("serp_full_import", "nextengine_import", "shopline_import", "orders_import")]
     commands += [[sys.executable, "-m", "dagster", "asset", "materialize", "-m", "definitions", "-d", str(REPO),
                   "--select", "regional_snapshots", "--partition", code] for code in region_codes]
     commands.append([sys.executable, "-m", "dagster", "job", "execute", "-m", "definitions", "-d", str(REPO),
                      "-j", "stock_check"])
+    commands += [[sys.executable, "-m", "dagster", "job", "execute", "-m", "definitions", "-d", str(REPO),
+                  "-j", job] for job in ("number_pool_import", "invoice_upload")]
+    commands.append([sys.executable, "-m", "dagster", "asset", "materialize", "-m", "definitions", "-d", str(REPO),
+                     "--select", "invoice_batches", "--partition", f"{datetime.now(ZoneInfo('Asia/Taipei')):%Y-%m-%d}"])
     for command in commands:
         print(f"[hub] {' '.join(command)}", flush=True)
         returncode = subprocess.run(command, env=env, cwd=REPO).returncode
         if returncode:
             return returncode
-    return 0
+    _wait_until_turnkey_took_everything(load_settings().turnkey_root)
+    return subprocess.run([sys.executable, "-m", "dagster", "job", "execute", "-m", "definitions", "-d", str(REPO),
+                           "-j", "turnkey_results_check"], env=env, cwd=REPO).returncode
+
+
+def _wait_until_turnkey_took_everything(root: Path, timeout: float = 30.0) -> None:
+    from commerce_core.einvoice.turnkey import TurnkeyFolders
+
+    src = TurnkeyFolders(root).src
+    deadline = time.monotonic() + timeout
+    while any(src.glob("*.xml")) and time.monotonic() < deadline:
+        time.sleep(0.5)

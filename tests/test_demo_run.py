@@ -1,4 +1,5 @@
-"""The README's run command, headless: migrations, the simulators, a full import and every region's sync via Dagster's CLI."""
+"""The README's run command, headless: migrations, the simulators, a full import, every region's sync and
+today's invoice batch through Turnkey via Dagster's CLI."""
 
 from __future__ import annotations
 
@@ -45,10 +46,12 @@ def test_demo_check_imports_the_catalog_and_syncs_every_region_through_dagster(t
         order_platforms = {row[0] for row in db.execute("select distinct platform from orders")}
         delivered = dict(db.execute("select region_code, count(*) from region_deliveries group by region_code"))
         published, = db.execute("select count(*) from products where is_active and status = 'Published'").fetchone()
+        invoices = dict(db.execute("select status, count(*) from invoices group by status"))
     assert count >= 145 and goods > 0
     assert jobs == {"SERP": "succeeded", "NEXTENGINE": "succeeded", "SHOPLINE": "succeeded"}
     assert syncs == {"TW": "succeeded", "US": "succeeded", "JP": "succeeded"}
     assert order_platforms == {"shopline", "nextengine"}
     assert delivered == {"TW": published, "US": published, "JP": published}
-    assert "stock_check" in output and output.count("RUN_SUCCESS") >= 8
+    assert "stock_check" in output and output.count("RUN_SUCCESS") >= 12
+    assert invoices == {"confirmed": 25}  # numbered, written as F0401, taken by Turnkey, confirmed
     assert (tmp_path / "hub" / "dagster_home" / "dagster.yaml").exists()

@@ -7,6 +7,7 @@ product); everything here moves rows in bulk inside the caller's transaction.
 from __future__ import annotations
 
 import io
+import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 
@@ -71,10 +72,23 @@ def save_rows(conn: Connection, table: Table, rows: Sequence[Mapping], keys: Seq
 
 
 def update_rows(conn: Connection, table: Table, rows: Sequence[Mapping], keys: Sequence[str]) -> int:
-    """UPDATE existing rows matched on keys, one executemany (batched by the driver)."""
+    """UPDATE existing rows matched on keys: on PostgreSQL one COPY into a staging table and one
+    UPDATE … FROM it; on SQLite one executemany (batched)."""
     if not rows:
         return 0
     columns = [c for c in rows[0].keys() if c not in keys]
+    if conn.dialect.name == "postgresql":
+        every = [*keys, *columns]
+        staging = f"_update_{table.name}_{zlib.crc32(','.join(every).encode()):08x}"
+        # Types without constraints: the staging rows carry only the keys and the changed columns.
+        conn.exec_driver_sql(f"CREATE TEMP TABLE IF NOT EXISTS {staging} ON COMMIT DROP AS "
+                             f"SELECT {', '.join(every)} FROM {table.name} WITH NO DATA")
+        conn.exec_driver_sql(f"TRUNCATE {staging}")
+        _copy_into(conn, staging, table, rows)
+        conn.exec_driver_sql(
+            f"UPDATE {table.name} AS t SET {', '.join(f'{c} = s.{c}' for c in columns)} FROM {staging} AS s "
+            f"WHERE {' AND '.join(f't.{k} = s.{k}' for k in keys)}")
+        return len(rows)
     statement = (
         table.update()
         .where(*[table.c[k] == bindparam(f"k_{k}") for k in keys])

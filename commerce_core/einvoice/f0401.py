@@ -9,6 +9,7 @@ the invoice itself, so a rerun or a resend never produces a different file.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -120,41 +121,52 @@ def f0401_xml(seller: Seller, invoice: InvoiceDocument) -> bytes:
 
 
 class InvoiceRuleViolation(ValueError):
-    """F0401 rules the XSD cannot express (totals, tax type 9 on an item)."""
+    """F0401 rules the XSD cannot express (marks that need each other, totals, tax type 9 on an item)."""
 
 
-def check_document(root: etree._Element) -> None:
-    """XSD first, then the arithmetic the Turnkey checker leaves to us."""
-    schemas.validate("F0401", root)
-    ns = {"f": NAMESPACE}
+_TOTALS = ("SalesAmount", "FreeTaxSalesAmount", "ZeroTaxSalesAmount", "TaxAmount", "TotalAmount")
 
-    def number(path: str) -> Decimal:
-        return Decimal(root.findtext(path, namespaces=ns))
 
-    parts = sum(number(f"f:Amount/f:{name}") for name in
-                ("SalesAmount", "FreeTaxSalesAmount", "ZeroTaxSalesAmount", "TaxAmount"))
-    if parts != number("f:Amount/f:TotalAmount"):
-        raise InvoiceRuleViolation(f"TotalAmount {number('f:Amount/f:TotalAmount')} is not the sum of its parts {parts}")
-    if root.find("f:Details/f:ProductItem[f:TaxType='9']", namespaces=ns) is not None:
+def _check_rules(main: Mapping[str, str | None], item_tax_types: set[str], amounts: Mapping[str, Decimal]) -> None:
+    if sum(amounts[name] for name in _TOTALS[:4]) != amounts["TotalAmount"]:
+        raise InvoiceRuleViolation(f"TotalAmount {amounts['TotalAmount']} is not the sum of its parts")
+    for name in _TOTALS:
+        if amounts[name] % 1:
+            raise InvoiceRuleViolation(f"{name} must be a whole number for a domestic seller")
+    if "9" in item_tax_types:
         raise InvoiceRuleViolation("an item's TaxType is 9")
-    main = {element.tag.rsplit("}", 1)[1]: element.text for element in root.find("f:Main", namespaces=ns)}
-    if main["PrintMark"] == "Y" and (main["DonateMark"] == "1" or "CarrierType" in main):
+    if main["PrintMark"] == "Y" and (main["DonateMark"] == "1" or main.get("CarrierType")):
         raise InvoiceRuleViolation("PrintMark Y with a donation or a carrier")
     if main["PrintMark"] == "N" and main["DonateMark"] == "0" and not all(
             main.get(name) for name in ("CarrierType", "CarrierId1", "CarrierId2")):
         raise InvoiceRuleViolation("PrintMark N without donation needs CarrierType, CarrierId1 and CarrierId2")
     if main["DonateMark"] == "1" and not main.get("NPOBAN"):
         raise InvoiceRuleViolation("DonateMark 1 needs NPOBAN")
-    if root.find("f:Details/f:ProductItem[f:TaxType='2']", namespaces=ns) is not None and not (
-            main.get("CustomsClearanceMark") and main.get("ZeroTaxRateReason")):
+    if "2" in item_tax_types and not (main.get("CustomsClearanceMark") and main.get("ZeroTaxRateReason")):
         raise InvoiceRuleViolation("zero-rated items need CustomsClearanceMark and ZeroTaxRateReason")
-    for name in ("SalesAmount", "FreeTaxSalesAmount", "ZeroTaxSalesAmount", "TotalAmount"):
-        if number(f"f:Amount/f:{name}") % 1:
-            raise InvoiceRuleViolation(f"{name} must be a whole number for a domestic seller")
+
+
+def check_document(root: etree._Element) -> None:
+    """Any F0401 (ours or not): the official XSD first, then the rules it cannot express."""
+    schemas.validate("F0401", root)
+    ns = {"f": NAMESPACE}
+    main = {element.tag.rsplit("}", 1)[1]: element.text for element in root.find("f:Main", namespaces=ns)}
+    amounts = {name: Decimal(element.text) for element in root.find("f:Amount", namespaces=ns)
+               if (name := element.tag.rsplit("}", 1)[1]) in _TOTALS}
+    item_tax_types = {element.text for element in root.iterfind("f:Details/f:ProductItem/f:TaxType", namespaces=ns)}
+    _check_rules(main, item_tax_types, amounts)
 
 
 def validated_f0401(seller: Seller, invoice: InvoiceDocument) -> bytes:
-    """The F0401 bytes, only once they pass the XSD and the rules."""
+    """The F0401 bytes, only once the XSD accepts them and the rules hold for the invoice they say."""
     data = f0401_xml(seller, invoice)
-    check_document(etree.fromstring(data))
+    schemas.validate("F0401", etree.fromstring(data))
+    carrier = invoice.carrier_id if invoice.carrier_type else None
+    main = {"PrintMark": invoice.print_mark, "DonateMark": invoice.donate_mark, "CarrierType": invoice.carrier_type,
+            "CarrierId1": carrier, "CarrierId2": carrier, "NPOBAN": invoice.npoban,
+            "CustomsClearanceMark": invoice.customs_clearance_mark, "ZeroTaxRateReason": invoice.zero_tax_rate_reason}
+    amounts = {"SalesAmount": invoice.sales_amount, "FreeTaxSalesAmount": invoice.free_tax_sales_amount,
+               "ZeroTaxSalesAmount": invoice.zero_tax_sales_amount, "TaxAmount": invoice.tax_amount,
+               "TotalAmount": invoice.total_amount}
+    _check_rules(main, {item[4] for item in invoice.items}, amounts)
     return data

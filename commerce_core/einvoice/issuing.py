@@ -9,8 +9,10 @@ hash is refused, so a rerun never hands Turnkey a different file for an invoice.
 from __future__ import annotations
 
 import hashlib
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 
 from sqlalchemy import Engine
 
@@ -23,6 +25,12 @@ from commerce_core.einvoice.tenancy import Tenant
 from commerce_core.einvoice.turnkey import TurnkeyFolders, f0401_file_name
 
 WRITE_CHUNK = 2000
+WRITER_THREADS = 16
+
+
+@lru_cache(maxsize=1)
+def _writers() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(WRITER_THREADS, thread_name_prefix="f0401-writer")
 
 
 class DocumentChanged(RuntimeError):
@@ -70,12 +78,15 @@ def write_documents(engine: Engine, folders: TurnkeyFolders, tenant: Tenant, day
         with engine.begin() as conn:
             invoice_store.record_file_hashes(conn, tenant.id, day, {
                 item.order_id: digest for item, _, _, digest in rendered if item.file_sha256 is None})
+        fresh = []
         for item, name, data, _ in rendered:
             if item.file_sha256 is not None and folders.already_handed_over(name):
                 already += 1  # written before a crash; Turnkey has it or will take it
-                continue
-            folders.write_f0401(name, data)
-            written += 1
+            else:
+                fresh.append((name, data))
+        # Creating a file waits on the disk far longer than it uses the CPU: write many at once.
+        list(_writers().map(lambda job: folders.write_f0401(*job), fresh))
+        written += len(fresh)
         with engine.begin() as conn:
             invoice_store.mark_uploaded(conn, tenant.id, day, [item.order_id for item, *_ in rendered], handed_at)
     return written, already, errors

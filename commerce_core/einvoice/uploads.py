@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
+from zoneinfo import ZoneInfo
 
 from commerce_core.einvoice.amounts import ZERO_RATED, InvoiceAmounts, invoice_amounts
 from commerce_core.einvoice.ban import is_valid_ban
@@ -27,6 +28,7 @@ REQUIRED_COLUMNS = (
 )
 OPTIONAL_COLUMNS = ("customs_clearance_mark", "zero_tax_rate_reason")
 MAX_ITEMS = 9999
+TAIWAN = ZoneInfo("Asia/Taipei")  # "in the future" is judged by the seller's calendar
 CONSUMER_IDENTIFIER = "0000000000"
 # Header fields every row of one invoice must repeat identically.
 INVOICE_FIELDS = ("invoice_date", "invoice_time", "buyer_ban", "buyer_name", "carrier_type", "carrier_id",
@@ -217,7 +219,7 @@ def _read_rows(data: bytes) -> Iterable[tuple[int, list[str]]]:
 
 def parse_upload(data: bytes, *, uploader_ban: str, today: date | None = None) -> ParsedUpload:
     """Parse and validate a whole upload; `uploader_ban` is the tenant whose folder it came from."""
-    today = today or datetime.now().date()
+    today = today or datetime.now(TAIWAN).date()
     rows = _read_rows(data)
     _, header = next(rows)
     width = len(header)
