@@ -18,7 +18,8 @@ def test_catalog_lineage_reads_like_the_business():
 GROUPS = {"serp_products": "catalog", "nextengine_products": "catalog", "shopline_products": "catalog",
           "shopline_orders": "orders", "nextengine_orders": "orders", "validated_products": "catalog", "enriched_products": "catalog",
           "central_catalog": "catalog", "regional_snapshots": "regions", "stock_reconciliation": "stock",
-          "stock_levels_overview": "stock"}
+          "stock_levels_overview": "stock", "number_pools": "invoices", "invoice_uploads": "invoices",
+          "invoice_batches": "invoices", "turnkey_results": "invoices"}
 
 
 def test_every_asset_has_description_group_and_owner():
@@ -51,6 +52,9 @@ def test_schedules_follow_the_seed_times_in_taipei():
         "dead_letter_retry_every_15_minutes": ("*/15 * * * *", "dead_letter_retry"),
         "stock_reconciliation_every_15_minutes": ("*/15 * * * *", "stock_check"),
         "prune_webhook_events_daily": ("30 3 * * *", "prune_webhook_events"),
+        "invoice_batch_daily": ("30 0 * * *", "invoice_batch"),
+        "turnkey_results_every_5_minutes": ("*/5 * * * *", "turnkey_results_check"),
+        "archive_invoices_monthly": ("30 4 1 * *", "archive_invoices"),
     }
     for name, (cron, job) in expected.items():
         assert schedules[name].cron_schedule == cron

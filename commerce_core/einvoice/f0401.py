@@ -66,7 +66,10 @@ def random_number(seller_ban: str, invoice_number: str) -> str:
 
 
 def _tag(name: str, value: str) -> str:
-    return f"<{name}>{escape(value)}</{name}>"
+    """A text element; only free text can hold &, < or >, so plain values skip the escaping."""
+    if "&" in value or "<" in value or ">" in value:
+        value = escape(value)
+    return f"<{name}>{value}</{name}>"
 
 
 def _role(identifier: str, name: str, address: str = "") -> str:
@@ -83,7 +86,7 @@ def f0401_xml(seller: Seller, invoice: InvoiceDocument) -> bytes:
     buyer_name = invoice.buyer_name or CONSUMER_NAME
     main = [
         _tag("InvoiceNumber", invoice.invoice_number),
-        _tag("InvoiceDate", invoice.invoice_date.strftime("%Y%m%d")),
+        _tag("InvoiceDate", invoice.invoice_date.isoformat().replace("-", "")),
         _tag("InvoiceTime", invoice.invoice_time),
         f"<Seller>{_role(seller.ban, seller.name, seller.address)}</Seller>",
         f"<Buyer>{_role(buyer_id, buyer_name)}</Buyer>",

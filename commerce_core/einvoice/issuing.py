@@ -26,6 +26,7 @@ from commerce_core.einvoice.turnkey import TurnkeyFolders, f0401_file_name
 
 WRITE_CHUNK = 2000
 WRITER_THREADS = 16
+WRITER_SLICE = 50
 
 
 @lru_cache(maxsize=1)
@@ -84,8 +85,10 @@ def write_documents(engine: Engine, folders: TurnkeyFolders, tenant: Tenant, day
                 already += 1  # written before a crash; Turnkey has it or will take it
             else:
                 fresh.append((name, data))
-        # Creating a file waits on the disk far longer than it uses the CPU: write many at once.
-        list(_writers().map(lambda job: folders.write_f0401(*job), fresh))
+        # Creating a file waits on the disk far longer than it uses the CPU: write many at once,
+        # in slices, so handing work to the threads costs less than the writes themselves.
+        slices = [fresh[start:start + WRITER_SLICE] for start in range(0, len(fresh), WRITER_SLICE)]
+        list(_writers().map(lambda part: [folders.write_f0401(name, data) for name, data in part], slices))
         written += len(fresh)
         with engine.begin() as conn:
             invoice_store.mark_uploaded(conn, tenant.id, day, [item.order_id for item, *_ in rendered], handed_at)
