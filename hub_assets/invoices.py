@@ -6,6 +6,7 @@ invoice_batches   per day: numbers from each tenant's pool, F0401 MIG 4.1 files 
 turnkey_results   Turnkey's answers read back; failed invoices resent with backoff, then alerted
 """
 
+import os
 import time
 from contextlib import closing
 from datetime import date
@@ -24,7 +25,7 @@ from pydantic import Field
 from commerce_core.db.cursors import utcnow
 from commerce_core.einvoice import invoice_store
 from commerce_core.einvoice.intake import IntakeReport, take_e0501_file, take_invoice_file
-from commerce_core.einvoice.issuing import issue_day
+from commerce_core.einvoice.issuing import issue_days
 from commerce_core.einvoice.periods import period_of
 from commerce_core.einvoice.results import read_results, resend_due
 from commerce_core.einvoice.tenancy import pool_status, tenants_by_id
@@ -113,6 +114,10 @@ def invoice_uploads(context: AssetExecutionContext, config: IntakeConfig, catalo
     })
 
 
+class BatchConfig(Config):
+    workers: int = Field(default=os.cpu_count() or 1, description="Processes issuing tenants side by side.")
+
+
 @asset(partitions_def=invoice_days, deps=[invoice_uploads, number_pools], group_name=INVOICES_GROUP,
        owners=INVOICES_OWNERS, kinds={"python", "sql", "xml"},
        description="The day's invoice batch: each accepted invoice takes the next number of its tenant's pool for "
@@ -120,29 +125,29 @@ def invoice_uploads(context: AssetExecutionContext, config: IntakeConfig, catalo
        "one F0401 MIG 4.1 XML, validated against the official XSD, written atomically into "
        "TURNKEY_ROOT/UpCast/B2SSTORAGE/F0401/SRC. An exhausted pool stops only that tenant (alert); a rerun "
        "issues nothing twice and rewrites nothing differently.")
-def invoice_batches(context: AssetExecutionContext, catalog_db: CatalogDatabase, turnkey: TurnkeyResource,
-                    notifier: NotifierResource) -> MaterializeResult:
+def invoice_batches(context: AssetExecutionContext, config: BatchConfig, catalog_db: CatalogDatabase,
+                    turnkey: TurnkeyResource, notifier: NotifierResource) -> MaterializeResult:
     started = time.perf_counter()
     day = date.fromisoformat(context.partition_key)
     engine, folders = catalog_db.engine, turnkey.folders()
     with engine.connect() as conn:
-        tenants = tenants_by_id(conn, invoice_store.tenants_with_work(conn, day))
+        tenants = sorted(tenants_by_id(conn, invoice_store.tenants_with_work(conn, day)).values(),
+                         key=lambda tenant: tenant.ban)
+    context.log.info(f"{len(tenants)} tenant(s) with invoices to issue for {day}, {config.workers} worker(s)")
     problems = []
     rows, written, numbered = [], 0, 0
     with closing(notifier.create_notifier(context.log.warning)) as alerts:
-        for tenant in sorted(tenants.values(), key=lambda t: t.ban):
-            issued = issue_day(engine, folders, tenant, day)
-            numbering = issued.numbering
-            numbered += numbering.assigned if numbering else 0
-            written += issued.written
-            if issued.exhausted:
-                problems.append(str(issued.exhausted))
-                alerts.send("Invoice number pool exhausted", str(issued.exhausted), severity="critical",
-                            details={"tenant": tenant.ban, "period": issued.exhausted.period,
-                                     "waiting": issued.exhausted.waiting})
-            problems += [f"tenant {tenant.ban}: {error}" for error in issued.errors]
-            context.log.info(f"{tenant.ban}: {numbering.assigned if numbering else 0} numbered, "
-                             f"{issued.written} written, {issued.already_there} already with Turnkey")
+        for outcome in issue_days(catalog_db.resolved_url(), folders.root, tenants, day, workers=config.workers):
+            numbered += outcome.numbered
+            written += outcome.written
+            if outcome.exhausted:
+                problems.append(outcome.exhausted)
+                alerts.send("Invoice number pool exhausted", outcome.exhausted, severity="critical",
+                            details={"tenant": outcome.tenant_ban, "period": outcome.period,
+                                     "waiting": outcome.waiting})
+            problems += [f"tenant {outcome.tenant_ban}: {error}" for error in outcome.errors]
+            context.log.info(f"{outcome.tenant_ban}: {outcome.numbered} numbered, {outcome.written} written, "
+                             f"{outcome.already_there} already with Turnkey")
     with engine.connect() as conn:
         summary = {entry["tenant_id"]: entry for entry in invoice_store.day_summary(conn, day)}
         every = tenants_by_id(conn, summary)

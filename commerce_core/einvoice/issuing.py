@@ -9,18 +9,22 @@ hash is refused, so a rerun never hands Turnkey a different file for an invoice.
 from __future__ import annotations
 
 import hashlib
-from concurrent.futures import ThreadPoolExecutor
+import multiprocessing
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
+from pathlib import Path
 
 from sqlalchemy import Engine
 
 from commerce_core.db.cursors import utcnow
+from commerce_core.db.engine import get_engine
 from commerce_core.einvoice import invoice_store
 from commerce_core.einvoice.f0401 import InvoiceRuleViolation, validated_f0401
-from commerce_core.einvoice.schemas import SchemaViolation
 from commerce_core.einvoice.invoice_store import Numbering, PendingDocument, PoolExhausted
+from commerce_core.einvoice.schemas import SchemaViolation
 from commerce_core.einvoice.tenancy import Tenant
 from commerce_core.einvoice.turnkey import TurnkeyFolders, f0401_file_name
 
@@ -105,3 +109,45 @@ def issue_day(engine: Engine, folders: TurnkeyFolders, tenant: Tenant, day: date
         pending = invoice_store.documents_to_write(conn, tenant.id, day)
     issued.written, issued.already_there, issued.errors = write_documents(engine, folders, tenant, day, pending)
     return issued
+
+
+@dataclass(frozen=True)
+class DayOutcome:
+    """What issuing one tenant's day came to, in plain values (it crosses process boundaries)."""
+
+    tenant_ban: str
+    numbered: int
+    written: int
+    already_there: int
+    exhausted: str | None  # the PoolExhausted message
+    period: str
+    waiting: int
+    errors: tuple[str, ...]
+
+
+def _outcome(issued: IssuedDay) -> DayOutcome:
+    exhausted = issued.exhausted
+    return DayOutcome(issued.tenant.ban, issued.numbering.assigned if issued.numbering else 0, issued.written,
+                      issued.already_there, str(exhausted) if exhausted else None,
+                      exhausted.period if exhausted else "", exhausted.waiting if exhausted else 0,
+                      tuple(issued.errors))
+
+
+def _issue_in_worker(job: tuple[str, str, Tenant, date]) -> DayOutcome:
+    database_url, turnkey_root, tenant, day = job
+    return _outcome(issue_day(get_engine(database_url), TurnkeyFolders(Path(turnkey_root)), tenant, day))
+
+
+def issue_days(database_url: str, turnkey_root: Path, tenants: list[Tenant], day: date, *,
+               workers: int) -> Iterator[DayOutcome]:
+    """Issue each tenant's day, tenants side by side in `workers` processes (a tenant's pool lock keeps
+    its numbers in order; tenants share nothing). Outcomes arrive as tenants finish."""
+    if workers <= 1 or len(tenants) <= 1:
+        engine, folders = get_engine(database_url), TurnkeyFolders(turnkey_root)
+        for tenant in tenants:
+            yield _outcome(issue_day(engine, folders, tenant, day))
+        return
+    jobs = [(database_url, str(turnkey_root), tenant, day) for tenant in tenants]
+    # spawn: a forked worker would inherit the parent's pooled database connections
+    with ProcessPoolExecutor(min(workers, len(tenants)), mp_context=multiprocessing.get_context("spawn")) as pool:
+        yield from pool.map(_issue_in_worker, jobs)
