@@ -7,6 +7,7 @@ import os
 from dagster import Definitions, EnvVar
 
 from hub_assets.catalog import CATALOG_ASSETS, CATALOG_CHECKS, NEXTENGINE_ASSETS, SHOPLINE_ASSETS
+from hub_assets.freshness import FRESHNESS_CHECKS, freshness_checks_sensor
 from hub_assets.invoices import INVOICE_ASSETS
 from hub_assets.orders import ORDER_ASSETS
 from hub_assets.regions import REGION_ASSETS
@@ -64,9 +65,10 @@ def build_resources() -> dict:
 defs = Definitions(
     assets=[*CATALOG_ASSETS, *NEXTENGINE_ASSETS, *SHOPLINE_ASSETS, *ORDER_ASSETS, *REGION_ASSETS, *STOCK_ASSETS,
             *INVOICE_ASSETS],
-    asset_checks=CATALOG_CHECKS,
+    asset_checks=[*CATALOG_CHECKS, *FRESHNESS_CHECKS],
     jobs=[*CATALOG_JOBS, *REGION_JOBS, *STOCK_JOBS, *WEBHOOK_JOBS, *INVOICE_JOBS],
     schedules=[*CATALOG_SCHEDULES, *REGION_SCHEDULES, *STOCK_SCHEDULES, *INVOICE_SCHEDULES],
-    sensors=[*STOCK_SENSORS, *WEBHOOK_SENSORS, *REGION_REFRESH_SENSORS, *FAILURE_SENSORS, *INVOICE_SENSORS],
+    sensors=[*STOCK_SENSORS, *WEBHOOK_SENSORS, *REGION_REFRESH_SENSORS, *FAILURE_SENSORS, *INVOICE_SENSORS,
+             freshness_checks_sensor],
     resources=build_resources(),
 )
