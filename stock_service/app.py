@@ -20,6 +20,8 @@ from starlette.routing import Route
 from commerce_core.bulk_work import BULK_GEN0_THRESHOLD
 from commerce_core.db.cursors import utcnow
 from commerce_core.db.engine import get_engine
+from commerce_core.monitoring.sync_health import sync_health
+from commerce_core.regions.config import load_regions
 from commerce_core.stock import ledger, nextengine_push
 from commerce_core.stock.ledger import Answer, ReserveRequest
 from commerce_core.stock.pushes import apply_push
@@ -278,6 +280,7 @@ def create_app(settings: ServiceSettings | None = None) -> Starlette:
     settings = settings or load_service_settings()
     service: StockService | None = None
     webhook_routes: list = []
+    region_codes = [region.code for region in load_regions().enabled()]
 
     async def reserve(request: Request) -> Response:
         try:
@@ -356,6 +359,16 @@ def create_app(settings: ServiceSettings | None = None) -> Starlette:
     async def health(request: Request) -> Response:
         return _json(Answer(200, {"status": "ok", "mode": "redis" if service.redis else "database"}))
 
+    async def sync_health_check(request: Request) -> Response:
+        redis_reachable = None
+        if service.redis:
+            try:
+                redis_reachable = bool(await asyncio.wait_for(service.redis.client.ping(), timeout=1.0))
+            except Exception:  # noqa: BLE001 - unreachable is the answer
+                redis_reachable = False
+        status, body = await run_in_threadpool(sync_health, service.engine, region_codes, utcnow(), redis_reachable)
+        return _json(Answer(status, body))
+
     async def serp_webhook(request: Request) -> Response:
         return await webhook_routes[0](request)
 
@@ -400,6 +413,7 @@ def create_app(settings: ServiceSettings | None = None) -> Starlette:
         Route("/webhooks/serp", serp_webhook, methods=["POST"]),
         Route("/webhooks/shopline", shopline_webhook, methods=["POST"]),
         Route("/health", health, methods=["GET"]),
+        Route("/health/sync", sync_health_check, methods=["GET"]),
         Route("/openapi.json", openapi, methods=["GET"]),
     ]
     return Starlette(routes=routes, lifespan=lifespan)

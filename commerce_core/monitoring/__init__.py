@@ -1,0 +1,1 @@
+"""Operations: sync health (seeds/000 健康檢查), free of Dagster."""
