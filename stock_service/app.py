@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 import orjson
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -28,6 +29,7 @@ from commerce_core.stock.pushes import apply_push
 from commerce_core.webhooks import inbox
 from stock_service import webhooks
 from stock_service.group_commit import GroupCommitter
+from stock_service.metrics import MetricsMiddleware, ServiceMetrics
 from stock_service.openapi import OPENAPI
 from stock_service.redis_stock import RedisStock, stored_answer
 from stock_service.settings import ServiceSettings, load_service_settings
@@ -109,6 +111,7 @@ class StockService:
             self.engine, lambda conn, requests: ledger.reserve(conn, requests, utcnow(), settings.hold,
                                                                rate_limit=rate_limit),
             name="reservations", max_batch=settings.group_commit_max)
+        self.metrics = ServiceMetrics(self.engine)
         self.inbox = GroupCommitter(self.engine, lambda conn, events: inbox.store_many(conn, events, utcnow()),
                                     name="webhook-inbox", max_batch=settings.group_commit_max)
 
@@ -293,8 +296,11 @@ def create_app(settings: ServiceSettings | None = None) -> Starlette:
                 quantity=_quantity(body.get("quantity"), "quantity"),
             )
         except BadInput as error:
+            service.metrics.reservation(400)
             return _bad(error)
-        return _json(await service.reserve(reservation))
+        answer = await service.reserve(reservation)
+        service.metrics.reservation(answer.status_code)
+        return _json(answer)
 
     def settle(action: str):
         async def endpoint(request: Request) -> Response:
@@ -369,6 +375,10 @@ def create_app(settings: ServiceSettings | None = None) -> Starlette:
         status, body = await run_in_threadpool(sync_health, service.engine, region_codes, utcnow(), redis_reachable)
         return _json(Answer(status, body))
 
+    async def metrics(request: Request) -> Response:
+        body, content_type = await run_in_threadpool(service.metrics.exposition)
+        return Response(body, headers={"Content-Type": content_type})
+
     async def serp_webhook(request: Request) -> Response:
         return await webhook_routes[0](request)
 
@@ -414,6 +424,8 @@ def create_app(settings: ServiceSettings | None = None) -> Starlette:
         Route("/webhooks/shopline", shopline_webhook, methods=["POST"]),
         Route("/health", health, methods=["GET"]),
         Route("/health/sync", sync_health_check, methods=["GET"]),
+        Route("/metrics", metrics, methods=["GET"]),
         Route("/openapi.json", openapi, methods=["GET"]),
     ]
-    return Starlette(routes=routes, lifespan=lifespan)
+    return Starlette(routes=routes, lifespan=lifespan,
+                     middleware=[Middleware(MetricsMiddleware, metrics_of=lambda: service and service.metrics)])
