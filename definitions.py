@@ -9,11 +9,13 @@ from dagster import Definitions, EnvVar
 from hub_assets.catalog import CATALOG_ASSETS, CATALOG_CHECKS, NEXTENGINE_ASSETS, SHOPLINE_ASSETS
 from hub_assets.freshness import FRESHNESS_CHECKS, freshness_checks_sensor
 from hub_assets.invoices import INVOICE_ASSETS
+from hub_assets.monitoring import MONITORING_ASSETS
 from hub_assets.orders import ORDER_ASSETS
 from hub_assets.regions import REGION_ASSETS
 from hub_assets.stock import STOCK_ASSETS
 from jobs.catalog_jobs import CATALOG_JOBS
 from jobs.invoice_jobs import INVOICE_JOBS
+from jobs.monitoring_jobs import MONITORING_JOBS
 from jobs.region_jobs import REGION_JOBS
 from jobs.stock_jobs import STOCK_JOBS
 from jobs.webhook_jobs import WEBHOOK_JOBS
@@ -32,6 +34,7 @@ from resources import (
 )
 from schedules.catalog_schedules import CATALOG_SCHEDULES
 from schedules.invoice_schedules import INVOICE_SCHEDULES
+from schedules.monitoring_schedules import MONITORING_SCHEDULES
 from schedules.region_schedules import REGION_SCHEDULES
 from schedules.stock_schedules import STOCK_SCHEDULES
 from sensors.invoice_files import INVOICE_SENSORS
@@ -64,10 +67,11 @@ def build_resources() -> dict:
 
 defs = Definitions(
     assets=[*CATALOG_ASSETS, *NEXTENGINE_ASSETS, *SHOPLINE_ASSETS, *ORDER_ASSETS, *REGION_ASSETS, *STOCK_ASSETS,
-            *INVOICE_ASSETS],
+            *INVOICE_ASSETS, *MONITORING_ASSETS],
     asset_checks=[*CATALOG_CHECKS, *FRESHNESS_CHECKS],
-    jobs=[*CATALOG_JOBS, *REGION_JOBS, *STOCK_JOBS, *WEBHOOK_JOBS, *INVOICE_JOBS],
-    schedules=[*CATALOG_SCHEDULES, *REGION_SCHEDULES, *STOCK_SCHEDULES, *INVOICE_SCHEDULES],
+    jobs=[*CATALOG_JOBS, *REGION_JOBS, *STOCK_JOBS, *WEBHOOK_JOBS, *INVOICE_JOBS, *MONITORING_JOBS],
+    schedules=[*CATALOG_SCHEDULES, *REGION_SCHEDULES, *STOCK_SCHEDULES, *INVOICE_SCHEDULES,
+               *MONITORING_SCHEDULES],
     sensors=[*STOCK_SENSORS, *WEBHOOK_SENSORS, *REGION_REFRESH_SENSORS, *FAILURE_SENSORS, *INVOICE_SENSORS,
              freshness_checks_sensor],
     resources=build_resources(),

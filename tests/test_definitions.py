@@ -19,7 +19,8 @@ GROUPS = {"serp_products": "catalog", "nextengine_products": "catalog", "shoplin
           "shopline_orders": "orders", "nextengine_orders": "orders", "validated_products": "catalog", "enriched_products": "catalog",
           "central_catalog": "catalog", "regional_snapshots": "regions", "stock_reconciliation": "stock",
           "stock_levels_overview": "stock", "number_pools": "invoices", "invoice_uploads": "invoices",
-          "invoice_batches": "invoices", "turnkey_results": "invoices"}
+          "invoice_batches": "invoices", "turnkey_results": "invoices", "price_history": "monitoring",
+          "price_change_alerts": "monitoring"}
 
 
 def test_every_asset_has_description_group_and_owner():
@@ -55,6 +56,7 @@ def test_schedules_follow_the_seed_times_in_taipei():
         "invoice_batch_daily": ("30 0 * * *", "invoice_batch"),
         "turnkey_results_every_5_minutes": ("*/5 * * * *", "turnkey_results_check"),
         "archive_invoices_monthly": ("30 4 1 * *", "archive_invoices"),
+        "price_watch_daily": ("30 23 * * *", "price_watch"),
     }
     for name, (cron, job) in expected.items():
         assert schedules[name].cron_schedule == cron

@@ -549,3 +549,38 @@ invoices = Table(
     Index(None, "tenant_id", "invoice_number"),
     postgresql_partition_by="RANGE (invoice_date)",
 )
+
+# --- Monitoring (seeds/001): a daily snapshot of every active product's prices and seats -----
+
+price_history = Table(
+    "price_history",
+    metadata,
+    Column("snapshot_date", Date, primary_key=True),
+    Column("product_id", Uuid, primary_key=True),
+    Column("currency", String(3), primary_key=True),
+    Column("price_type", String(16), primary_key=True),
+    Column("amount", Money, nullable=False),
+    Column("available_seats", Integer),
+    Column("recorded_at", UtcDateTime, nullable=False),
+    Index(None, "product_id", "snapshot_date"),
+)
+
+# Every alert once: the key (kind, product, currency, price type, day) is unique, sent_at set on delivery.
+price_alerts = Table(
+    "price_alerts",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("alert_key", String(200), nullable=False, unique=True),
+    Column("snapshot_date", Date, nullable=False),
+    Column("product_id", Uuid, nullable=False),
+    Column("external_product_id", String(128), nullable=False),
+    Column("kind", String(16), nullable=False),  # price_up | price_down | sold_out | back_in_stock | new_low_30d
+    Column("currency", String(3)),
+    Column("price_type", String(16)),
+    Column("previous_value", Money),
+    Column("current_value", Money),
+    Column("change_pct", Money),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("sent_at", UtcDateTime),
+    Index(None, "snapshot_date", "sent_at"),
+)
