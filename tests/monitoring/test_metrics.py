@@ -84,3 +84,15 @@ def test_alert_rules_are_well_formed_and_use_exported_series():
     if promtool:  # the authoritative check where Prometheus' tool is installed
         checked = subprocess.run([promtool, "check", "rules", str(RULES)], capture_output=True, text=True)
         assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_sync_metrics_after_a_real_import_run(database_url, serp_simulator):
+    from tests.catalog.helpers import run_catalog
+
+    served_supplier, _ = serp_simulator(products=40)
+    run_catalog(database_url, served_supplier.url, mode="full")
+    with served(service_settings(database_url, redis=False)) as client:
+        samples = _samples(client.get("/metrics").text)
+    assert samples[("globalhub_serp_sync_total", (("status", "succeeded"),))] == 1
+    assert abs(samples[("globalhub_last_sync_timestamp", (("source", "serp"),))] - utcnow().timestamp()) < 120
+    assert samples[("globalhub_sync_duration_seconds_count", (("source", "serp"),))] == 1
