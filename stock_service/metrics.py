@@ -13,6 +13,7 @@ from starlette.routing import Match
 
 from commerce_core.monitoring.sync_metrics import SyncMetricsCollector
 
+KNOWN_METHODS = frozenset({"GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"})
 RESERVATION_OUTCOMES = {201: "reserved", 200: "replayed", 409: "out_of_stock", 429: "rate_limited",
                         404: "unknown_sku", 400: "bad_request", 503: "unavailable"}
 
@@ -63,7 +64,8 @@ class MetricsMiddleware:
             await self.app(scope, receive, record_status)
         finally:
             route = _template(scope)
-            metrics.requests.labels(route, scope["method"], str(status[0])).inc()
+            method = scope["method"] if scope["method"] in KNOWN_METHODS else "other"  # clients choose it
+            metrics.requests.labels(route, method, str(status[0])).inc()
             metrics.latency.labels(route).observe(time.perf_counter() - started)
 
 

@@ -20,7 +20,7 @@ from commerce_core.db.cursors import utcnow
 from commerce_core.db.lookup import in_keys
 from commerce_core.db.schema import invoice_upload_files as upload_files
 from commerce_core.db.schema import invoice_upload_rejects as upload_rejects
-from commerce_core.db.schema import invoices
+from commerce_core.db.schema import invoices, tenants
 from commerce_core.einvoice.f0401 import GENERAL_INVOICE, InvoiceDocument
 from commerce_core.einvoice.partitions import ensure_month_partitions
 from commerce_core.einvoice.periods import period_of
@@ -102,6 +102,9 @@ def store_upload(conn: Connection, tenant: Tenant, file_name: str, sha256: str, 
     attached first, and that waits for every open reader of the table.
     """
     ensure_month_partitions(conn.engine, {invoice.invoice_date for invoice in parsed.invoices})
+    # Two uploads of one tenant at once must not both find an order new: a no-op write to the
+    # tenant's row takes its row lock on PostgreSQL and the write lock on SQLite until commit.
+    conn.execute(update(tenants).where(tenants.c.id == tenant.id).values(status=tenants.c.status))
     known = _known_orders(conn, tenant.id, [invoice.order_id for invoice in parsed.invoices])
     fresh, rejects = [], list(parsed.rejects)
     for invoice in parsed.invoices:
@@ -206,6 +209,21 @@ def documents_to_write(conn: Connection, tenant_id: int, day: date) -> list[Pend
     return [PendingDocument(row.order_id, _document(row), row.file_sha256) for row in rows]
 
 
+def handed_over(conn: Connection, tenant_id: int, day: date) -> list[tuple[str, str]]:
+    """(order id, invoice number) of the day's invoices marked uploaded and not answered yet."""
+    return [tuple(row) for row in conn.execute(
+        select(invoices.c.order_id, invoices.c.invoice_number).where(
+            invoices.c.tenant_id == tenant_id, invoices.c.invoice_date == day, invoices.c.status == "uploaded"))]
+
+
+def documents_by_order(conn: Connection, tenant_id: int, day: date, order_ids: Sequence[str]) -> list[PendingDocument]:
+    if not order_ids:
+        return []
+    rows = conn.execute(select(invoices).where(invoices.c.tenant_id == tenant_id, invoices.c.invoice_date == day,
+                                               in_keys(conn, invoices.c.order_id, list(order_ids))))
+    return [PendingDocument(row.order_id, _document(row), row.file_sha256) for row in rows]
+
+
 def documents_to_resend(conn: Connection, tenant_id: int, now: datetime) -> list[tuple[date, PendingDocument]]:
     rows = conn.execute(select(invoices).where(invoices.c.tenant_id == tenant_id, invoices.c.status == "failed",
                                                invoices.c.next_attempt_at <= now)
@@ -221,9 +239,11 @@ def record_file_hashes(conn: Connection, tenant_id: int, day: date, hashes: dict
 
 
 def mark_uploaded(conn: Connection, tenant_id: int, day: date, order_ids: Sequence[str], now: datetime) -> None:
+    """Numbered or failed invoices become uploaded (one more attempt); any other state is left alone."""
     for start in range(0, len(order_ids), 5000):
         conn.execute(update(invoices).where(
             invoices.c.tenant_id == tenant_id, invoices.c.invoice_date == day,
+            invoices.c.status.in_(("numbered", "failed")),
             in_keys(conn, invoices.c.order_id, order_ids[start:start + 5000]))
             .values(status="uploaded", attempts=invoices.c.attempts + 1, uploaded_at=now, next_attempt_at=None))
 

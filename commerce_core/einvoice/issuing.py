@@ -17,6 +17,7 @@ from datetime import date
 from functools import lru_cache
 from pathlib import Path
 
+from lxml import etree
 from sqlalchemy import Engine
 
 from commerce_core.db.cursors import utcnow
@@ -67,8 +68,11 @@ def write_documents(engine: Engine, folders: TurnkeyFolders, tenant: Tenant, day
                     pending: list[PendingDocument]) -> tuple[int, int, list[str]]:
     """Hand the documents to Turnkey in chunks; returns (written, found already handed over, errors).
 
-    A document that fails the XSD or the rules stays `numbered` with its error
-    reported; the others of the chunk go on.
+    Each chunk is marked `uploaded` (with the hashes of its bytes) in one transaction
+    before its files are written, so an answer from Turnkey always finds its invoice
+    waiting; a crash in between leaves `uploaded` invoices without a file, which the
+    day's next batch writes again (`issue_day`). A document that fails the XSD or the
+    rules stays `numbered` with its error reported; the others of the chunk go on.
     """
     written = already = 0
     errors: list[str] = []
@@ -77,12 +81,13 @@ def write_documents(engine: Engine, folders: TurnkeyFolders, tenant: Tenant, day
         for item in pending[start:start + WRITE_CHUNK]:
             try:
                 rendered.append((item, *render(tenant, item)))
-            except (SchemaViolation, InvoiceRuleViolation, DocumentChanged) as error:
+            except (SchemaViolation, InvoiceRuleViolation, DocumentChanged, etree.XMLSyntaxError) as error:
                 errors.append(f"{item.document.invoice_number} (order {item.order_id}): {error}")
         handed_at = utcnow()  # before the writes: Turnkey's answers are never older than this
         with engine.begin() as conn:
             invoice_store.record_file_hashes(conn, tenant.id, day, {
                 item.order_id: digest for item, _, _, digest in rendered if item.file_sha256 is None})
+            invoice_store.mark_uploaded(conn, tenant.id, day, [item.order_id for item, *_ in rendered], handed_at)
         fresh = []
         for item, name, data, _ in rendered:
             if item.file_sha256 is not None and folders.already_handed_over(name):
@@ -94,8 +99,6 @@ def write_documents(engine: Engine, folders: TurnkeyFolders, tenant: Tenant, day
         slices = [fresh[start:start + WRITER_SLICE] for start in range(0, len(fresh), WRITER_SLICE)]
         list(_writers().map(lambda part: [folders.write_f0401(name, data) for name, data in part], slices))
         written += len(fresh)
-        with engine.begin() as conn:
-            invoice_store.mark_uploaded(conn, tenant.id, day, [item.order_id for item, *_ in rendered], handed_at)
     return written, already, errors
 
 
@@ -107,7 +110,12 @@ def issue_day(engine: Engine, folders: TurnkeyFolders, tenant: Tenant, day: date
         issued.exhausted = exhausted  # what did fit was numbered and is written below
     with engine.connect() as conn:
         pending = invoice_store.documents_to_write(conn, tenant.id, day)
+        lost = [order_id for order_id, number in invoice_store.handed_over(conn, tenant.id, day)
+                if not folders.already_handed_over(f0401_file_name(tenant.ban, number))]
+        orphans = invoice_store.documents_by_order(conn, tenant.id, day, lost)
     issued.written, issued.already_there, issued.errors = write_documents(engine, folders, tenant, day, pending)
+    # Marked `uploaded` but never written (a crash between the two): the same bytes again.
+    issued.written += write_documents(engine, folders, tenant, day, orphans)[0]
     return issued
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from sqlalchemy import Connection, Engine, func, select
 
+from commerce_core.db.cursors import utcnow
 from commerce_core.db.schema import invoices
 
 FINAL_STATUSES = ("confirmed", "abandoned")
@@ -84,6 +85,8 @@ def archive_month(engine: Engine, month: date, archive_dir: Path) -> ArchivedMon
     in_month = (invoices.c.invoice_date >= month, invoices.c.invoice_date < after)
     archive_dir.mkdir(parents=True, exist_ok=True)
     path = archive_dir / f"{partition_name(month)}.jsonl.gz"
+    if path.exists():  # a late upload brought the month back: keep both, never replace an archive
+        path = archive_dir / f"{partition_name(month)}-{utcnow():%Y%m%dT%H%M%S}.jsonl.gz"
     with engine.begin() as conn:
         unsettled = conn.execute(select(func.count()).select_from(invoices).where(
             *in_month, invoices.c.status.notin_(FINAL_STATUSES))).scalar_one()

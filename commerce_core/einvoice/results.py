@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from lxml import etree
 from sqlalchemy import Engine
 
 from commerce_core.db.cursors import get_cursor, set_cursor, utcnow
@@ -121,14 +122,12 @@ def resend_due(engine: Engine, folders: TurnkeyFolders, now: datetime) -> Resent
             corrected = invoice_store.PendingDocument(pending.order_id, pending.document, None)
             try:
                 name, data, digest = render(tenant, corrected)
-            except ValueError as error:
+            except (ValueError, etree.XMLSyntaxError) as error:
                 resent.errors.append(f"{pending.document.invoice_number}: {error}")
                 continue
-            handed_at = utcnow()
-            with engine.begin() as conn:
+            with engine.begin() as conn:  # marked before written: the answer always finds it waiting
                 invoice_store.record_file_hashes(conn, tenant_id, day, {pending.order_id: digest})
+                invoice_store.mark_uploaded(conn, tenant_id, day, [pending.order_id], utcnow())
             folders.write_f0401(name, data)
-            with engine.begin() as conn:
-                invoice_store.mark_uploaded(conn, tenant_id, day, [pending.order_id], handed_at)
             resent.files += 1
     return resent

@@ -42,6 +42,8 @@ _MOBILE_BARCODE = re.compile(r"/[0-9A-Z.+\-]{7}")
 _CITIZEN_CERTIFICATE = re.compile(r"[A-Z]{2}[0-9]{14}")
 _CARRIER_FORMATS = {"3J0002": _MOBILE_BARCODE, "CQ0001": _CITIZEN_CERTIFICATE}
 _ZERO_TAX_REASON = re.compile(r"7[1-9]")
+# Characters XML 1.0 cannot carry at all: one would make the invoice's F0401 unwritable.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
 class UploadRefused(ValueError):
@@ -197,7 +199,7 @@ def _zero_rated_rules(head: dict[str, str]) -> None:
         raise _RowError("zero-rated", "zero-rated items need zero_tax_rate_reason (71–79)")
 
 
-def _read_rows(data: bytes) -> Iterable[tuple[int, list[str]]]:
+def _read_rows(data: bytes) -> Iterable[tuple[int, list[str], bool]]:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
@@ -213,26 +215,33 @@ def _read_rows(data: bytes) -> Iterable[tuple[int, list[str]]]:
     unknown = [name for name in header if name not in REQUIRED_COLUMNS + OPTIONAL_COLUMNS]
     if unknown:
         raise UploadRefused(f"the header has unknown column(s) {', '.join(unknown)}")
-    yield 1, header
-    yield from enumerate(reader, start=2)
+    yield 1, header, False
+    scan = _NOT_XML.search(text) is not None  # the common clean file skips the per-field scan
+    for number, values in enumerate(reader, start=2):
+        yield number, values, scan and any(_NOT_XML.search(value) for value in values)
 
 
 def parse_upload(data: bytes, *, uploader_ban: str, today: date | None = None) -> ParsedUpload:
     """Parse and validate a whole upload; `uploader_ban` is the tenant whose folder it came from."""
     today = today or datetime.now(TAIWAN).date()
     rows = _read_rows(data)
-    _, header = next(rows)
+    _, header = next(rows)[:2]
     width = len(header)
     groups: dict[tuple[str, str], list[tuple[int, dict[str, str] | None, str | None]]] = {}
     parsed = ParsedUpload()
-    for number, values in rows:
+    for number, values, unwritable in rows:
         if not values or values == [""]:
             continue
         parsed.rows += 1
+        key = (values[0].strip() if values else "", values[1].strip() if len(values) > 1 else "")
         if len(values) != width:
-            # Without its columns the row cannot even be placed in an invoice: a reject of its own.
-            key = (values[0].strip() if values else "", values[1].strip() if len(values) > 1 else "")
-            groups.setdefault(key, []).append((number, None, f"row has {len(values)} fields, the header {width}"))
+            # Without its columns the row cannot even be placed in an invoice: it rejects its own.
+            groups.setdefault(key, []).append(
+                (number, None, ("row-columns", f"row has {len(values)} fields, the header {width}")))
+            continue
+        if unwritable:
+            groups.setdefault(key, []).append(
+                (number, None, ("characters", "holds a control character that XML cannot carry")))
             continue
         row = {name: value.strip() for name, value in zip(header, values)}
         for name in OPTIONAL_COLUMNS:
@@ -250,7 +259,8 @@ def parse_upload(data: bytes, *, uploader_ban: str, today: date | None = None) -
 def _invoice(tenant_ban: str, order_id: str, members: list, uploader_ban: str, today: date) -> UploadedInvoice:
     broken = next(((number, problem) for number, _, problem in members if problem), None)
     if broken:
-        raise _RowError("row-columns", f"row {broken[0]}: {broken[1]}")
+        number, (rule, message) = broken
+        raise _RowError(rule, f"row {number}: {message}")
     if tenant_ban != uploader_ban:
         raise _RowError("tenant", f"tenant_ban {tenant_ban} is not the uploading tenant {uploader_ban}")
     if len(members) > MAX_ITEMS:

@@ -20,6 +20,8 @@ from sqlalchemy import Engine, func, select
 from commerce_core.db.schema import import_jobs, region_sync_logs
 
 DURATION_BUCKETS = (1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600)
+# A counter never goes down: a run is counted once it finished, never while `running`.
+FINISHED = ("succeeded", "partial", "failed")
 
 
 class SyncMetricsCollector(Collector):
@@ -27,6 +29,20 @@ class SyncMetricsCollector(Collector):
         self.engine = engine
 
     def collect(self):
+        """The sync series, and `globalhub_sync_metrics_up` 0 (nothing else) while the database is unreachable,
+        so the service's own metrics still answer during an outage."""
+        up = GaugeMetricFamily("globalhub_sync_metrics_up", "1 when the sync records could be read")
+        try:
+            families = list(self._families())
+        except Exception:  # noqa: BLE001 - an outage is reported as a value, not a failed scrape
+            up.add_metric([], 0)
+            yield up
+            return
+        up.add_metric([], 1)
+        yield up
+        yield from families
+
+    def _families(self):
         serp = CounterMetricFamily("globalhub_serp_sync", "SERP import runs by outcome", labels=["status"])
         regions = CounterMetricFamily("globalhub_region_sync", "Region syncs by region and outcome",
                                       labels=["region", "status"])
@@ -35,11 +51,13 @@ class SyncMetricsCollector(Collector):
         durations: dict[str, list[float]] = defaultdict(list)
         with self.engine.connect() as conn:
             for status, count in conn.execute(select(import_jobs.c.status, func.count())
-                                              .where(import_jobs.c.supplier_id == "SERP")
+                                              .where(import_jobs.c.supplier_id == "SERP",
+                                                     import_jobs.c.status.in_(FINISHED))
                                               .group_by(import_jobs.c.status)):
                 serp.add_metric([status], count)
             for region, status, count in conn.execute(
                     select(region_sync_logs.c.region_code, region_sync_logs.c.status, func.count())
+                    .where(region_sync_logs.c.status.in_(FINISHED))
                     .group_by(region_sync_logs.c.region_code, region_sync_logs.c.status)):
                 regions.add_metric([region, status], count)
             serp_last = conn.execute(select(func.max(import_jobs.c.completed_at)).where(

@@ -166,3 +166,16 @@ def test_months_are_partitions_on_postgresql_and_archive_whole(database_url, fol
     with engine.connect() as conn:
         assert months_present(conn) == [date(2025, 2, 1)]
         assert conn.execute(select(invoices.c.order_id)).scalars().all() == ["F0", "F1"]
+
+
+def test_an_invoice_marked_uploaded_but_never_written_is_written_by_the_next_batch(database_url, folders):
+    engine = get_engine(database_url)
+    tenant = tenant_with_pool(engine, SELLER_A)
+    upload(engine, tenant, consumer_rows(SELLER_A, 3))
+    issue_day(engine, folders, tenant, DAY)
+    before = _files(folders.src)
+    lost = sorted(before)[1]
+    (folders.src / lost).unlink()  # the process died after marking the chunk, before this file was written
+    again = issue_day(engine, folders, tenant, DAY)
+    assert again.written == 1 and _files(folders.src) == before  # the same bytes, and only that file
+    assert set(_statuses(engine).values()) == {"uploaded"}

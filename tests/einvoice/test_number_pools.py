@@ -148,3 +148,27 @@ def test_reject_pages_and_duplicate_orders(database_url):
     assert pages[0][0]["row_numbers"] == "12" and pages[0][0]["rule"] == "print-mark"
     again = upload(engine, tenant, consumer_rows(SELLER_A, 12), name="again.csv")  # O0..O9 exist already
     assert (again.accepted, again.rejected) == (2, 10)
+
+
+def test_two_uploads_of_one_order_at_once_make_one_invoice(database_url):
+    engine = get_engine(database_url)
+    tenant = tenant_with_pool(engine, SELLER_A)
+    start, outcomes = threading.Barrier(2), []
+
+    def send(day: str) -> None:
+        start.wait()
+        try:
+            outcomes.append(upload(engine, tenant, consumer_rows(SELLER_A, 1, day, prefix="SAME"), name=day))
+        except Exception as error:  # noqa: BLE001 - SQLite may refuse the late writer outright; that is fine too
+            outcomes.append(error)
+
+    threads = [threading.Thread(target=send, args=(day,)) for day in ("2025-01-15", "2025-01-16")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    with engine.connect() as conn:
+        assert conn.execute(select(invoices.c.order_id).where(invoices.c.tenant_id == tenant.id)).scalars().all() \
+            == ["SAME0"]
+    accepted = [o.accepted for o in outcomes if not isinstance(o, Exception)]
+    assert sorted(accepted) in ([0, 1], [1])

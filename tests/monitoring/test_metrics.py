@@ -96,3 +96,15 @@ def test_sync_metrics_after_a_real_import_run(database_url, serp_simulator):
     assert samples[("globalhub_serp_sync_total", (("status", "succeeded"),))] == 1
     assert abs(samples[("globalhub_last_sync_timestamp", (("source", "serp"),))] - utcnow().timestamp()) < 120
     assert samples[("globalhub_sync_duration_seconds_count", (("source", "serp"),))] == 1
+
+
+def test_metrics_still_answer_while_the_database_is_down():
+    from stock_service.metrics import ServiceMetrics
+
+    metrics = ServiceMetrics(get_engine("postgresql+psycopg2://nobody@127.0.0.1:1/none"))
+    metrics.reservation(201)
+    text = metrics.exposition()[0].decode()
+    samples = _samples(text)
+    assert samples[("globalhub_sync_metrics_up", ())] == 0
+    assert samples[("stock_reservations_total", (("outcome", "reserved"),))] == 1
+    assert "globalhub_serp_sync_total" not in text

@@ -81,7 +81,8 @@ def test_alerts_from_a_history_with_known_moves(database_url):
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(price_history)
                             .where(price_history.c.snapshot_date == DAY)).scalar_one() == 5
-    assert ids
+        assert conn.execute(select(price_history.c.amount).where(
+            price_history.c.snapshot_date == DAY, price_history.c.product_id == ids["A"])).scalar_one() == 1200
 
 
 class _FlakyReceiver:
