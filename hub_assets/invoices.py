@@ -24,7 +24,7 @@ from pydantic import Field
 
 from commerce_core.db.cursors import utcnow
 from commerce_core.einvoice import invoice_store
-from commerce_core.einvoice.intake import IntakeReport, take_e0501_file, take_invoice_file
+from commerce_core.einvoice.intake import IntakeReport, take_e0501_file, take_invoice_files
 from commerce_core.einvoice.issuing import issue_days
 from commerce_core.einvoice.periods import period_of
 from commerce_core.einvoice.results import read_results, resend_due
@@ -43,6 +43,10 @@ invoice_days = DailyPartitionsDefinition(start_date="2025-01-01", timezone=TIMEZ
 class IntakeConfig(Config):
     files: list[str] = Field(default_factory=list, description="Paths to take (the sensor's list). Empty: every "
                              "finished file in the folders that is not in the upload log yet.")
+
+
+class UploadConfig(IntakeConfig):
+    workers: int = Field(default=os.cpu_count() or 1, description="Processes taking files side by side.")
 
 
 def _arrived(context: AssetExecutionContext, uploads: InvoiceUploadsResource, turnkey: TurnkeyResource,
@@ -89,14 +93,14 @@ def number_pools(context: AssetExecutionContext, config: IntakeConfig, catalog_d
        "checked against the F0401 rules (BANs, dates, tax types, carrier/donation/print marks, amount rule, "
        "item count); good invoices stored for their day's batch, bad ones rejected with rows and rule while "
        "the rest of the file goes on. One upload-log line per file.")
-def invoice_uploads(context: AssetExecutionContext, config: IntakeConfig, catalog_db: CatalogDatabase,
+def invoice_uploads(context: AssetExecutionContext, config: UploadConfig, catalog_db: CatalogDatabase,
                     uploads: InvoiceUploadsResource, turnkey: TurnkeyResource) -> MaterializeResult:
     started = time.perf_counter()
-    report = IntakeReport()
     progress = progress_logger(context, "uploads")
-    for arrived in _arrived(context, uploads, turnkey, "invoices", config):
-        take_invoice_file(catalog_db.engine, arrived, report, context.run.run_id)
-        progress(f"{report.files} file(s), {report.accepted} invoices accepted, {report.rejected} rejected")
+    report = take_invoice_files(
+        catalog_db.resolved_url(), _arrived(context, uploads, turnkey, "invoices", config), workers=config.workers,
+        run_id=context.run.run_id,
+        progress=lambda r: progress(f"{r.files} file(s), {r.accepted} invoices accepted, {r.rejected} rejected"))
     for line in report.refused:
         context.log.warning(f"upload refused: {line}")
     return MaterializeResult(metadata={

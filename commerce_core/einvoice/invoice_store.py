@@ -8,11 +8,12 @@ resend) … → abandoned after the last resend failed (an operator was alerted)
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
+import orjson
 from sqlalchemy import Connection, Engine, func, insert, select, update
 
 from commerce_core.db.bulk import insert_rows, update_rows
@@ -139,8 +140,8 @@ def _known_orders(conn: Connection, tenant_id: int, order_ids: Sequence[str]) ->
 # --- numbering ---------------------------------------------------------------------------------
 
 class PoolExhausted(RuntimeError):
-    def __init__(self, tenant: Tenant, period: str, waiting: int):
-        self.tenant, self.period, self.waiting = tenant, period, waiting
+    def __init__(self, tenant: Tenant, period: str, waiting: int, numbering: "Numbering"):
+        self.tenant, self.period, self.waiting, self.numbering = tenant, period, waiting, numbering
         super().__init__(f"tenant {tenant.ban}: the number pool for period {period} is exhausted or missing; "
                          f"{waiting} invoice(s) wait for a new E0501 range")
 
@@ -150,46 +151,70 @@ class Numbering:
     assigned: int
     first: str | None
     last: str | None
+    ready: tuple[tuple[str, bytes], ...] = ()  # rendered files (name, bytes), marked uploaded, to be written
+    errors: tuple[str, ...] = ()  # numbered but not renderable: they stay `numbered` with the error
 
 
-def assign_numbers(engine: Engine, tenant: Tenant, day: date) -> Numbering:
+# (order id, document) → (file name, bytes, sha256); raises ValueError-like errors for a bad document.
+Renderer = Callable[[str, InvoiceDocument], tuple[str, bytes, str]]
+
+
+def assign_numbers(engine: Engine, tenant: Tenant, day: date, render: Renderer | None = None,
+                   render_errors: tuple[type[BaseException], ...] = (ValueError,)) -> Numbering:
     """Give the day's unnumbered invoices the next numbers of the tenant's pool, in time order.
 
     One transaction under the pool lock: numbers and pool position commit together,
-    so concurrent batches never share a number and a crash leaves no gap. Invoices
-    that do not fit stay accepted and PoolExhausted is raised after the rest commit.
+    so concurrent batches never share a number and a crash leaves no gap. With
+    `render`, each numbered invoice is also turned into its file in the same pass and
+    marked `uploaded` with the hash of its bytes, so the batch needs no second read or
+    write of the rows; the caller writes `Numbering.ready`. Invoices that do not fit
+    stay accepted and PoolExhausted (carrying the Numbering) is raised after the rest commit.
     """
     period = period_of(day)
+    handed_at = utcnow()
     with engine.begin() as conn:
         ranges = lock_pools(conn, tenant.id, period, GENERAL_INVOICE)
         waiting = conn.execute(
-            select(invoices.c.order_id).where(invoices.c.tenant_id == tenant.id, invoices.c.invoice_date == day,
-                                              invoices.c.status == "accepted")
-            .order_by(invoices.c.invoice_time, invoices.c.order_id)).scalars().all()
-        updates, used = [], {}
+            select(invoices if render else invoices.c.order_id)
+            .where(invoices.c.tenant_id == tenant.id, invoices.c.invoice_date == day, invoices.c.status == "accepted")
+            .order_by(invoices.c.invoice_time, invoices.c.order_id)).all()
+        updates, used, ready, errors = [], {}, [], []
         numbers = ((pool, number) for pool in ranges for number in range(pool["next_no"], pool["end_no"] + 1))
-        for order_id, (pool, number) in zip(waiting, numbers):
-            updates.append({"tenant_id": tenant.id, "invoice_date": day, "order_id": order_id,
-                            "invoice_number": f"{pool['track']}{number:08d}", "status": "numbered"})
+        for row, (pool, number) in zip(waiting, numbers):
+            invoice_number = f"{pool['track']}{number:08d}"
+            update = {"tenant_id": tenant.id, "invoice_date": day, "order_id": row.order_id,
+                      "invoice_number": invoice_number, "status": "numbered"}
+            if render:
+                update.update(file_sha256=None, attempts=0, uploaded_at=None, last_error=None)
+                try:
+                    name, data, digest = render(row.order_id, _document(row, invoice_number))
+                except render_errors as error:
+                    update["last_error"] = str(error)[:2000]
+                    errors.append(f"{invoice_number} (order {row.order_id}): {error}")
+                else:
+                    update.update(status="uploaded", file_sha256=digest, attempts=1, uploaded_at=handed_at)
+                    ready.append((name, data))
+            updates.append(update)
             used[pool["id"]] = number + 1
         update_rows(conn, invoices, updates, ["tenant_id", "invoice_date", "order_id"])
         for pool_id, next_no in used.items():
             advance_pool(conn, tenant.id, pool_id, next_no)
+    numbering = Numbering(len(updates), updates[0]["invoice_number"] if updates else None,
+                          updates[-1]["invoice_number"] if updates else None, tuple(ready), tuple(errors))
     if len(updates) < len(waiting):
-        raise PoolExhausted(tenant, period, len(waiting) - len(updates))
-    return Numbering(len(updates), updates[0]["invoice_number"] if updates else None,
-                     updates[-1]["invoice_number"] if updates else None)
+        raise PoolExhausted(tenant, period, len(waiting) - len(updates), numbering)
+    return numbering
 
 
 # --- documents and their Turnkey state ------------------------------------------------------------
 
-def _document(row) -> InvoiceDocument:
+def _document(row, invoice_number: str | None = None) -> InvoiceDocument:
     return InvoiceDocument(
-        invoice_number=row.invoice_number, invoice_date=row.invoice_date, invoice_time=row.invoice_time,
+        invoice_number=invoice_number or row.invoice_number, invoice_date=row.invoice_date, invoice_time=row.invoice_time,
         order_id=row.order_id, buyer_ban=row.buyer_ban, buyer_name=row.buyer_name, carrier_type=row.carrier_type,
         carrier_id=row.carrier_id, donate_mark=row.donate_mark, npoban=row.npoban, print_mark=row.print_mark,
         customs_clearance_mark=row.customs_clearance_mark, zero_tax_rate_reason=row.zero_tax_rate_reason,
-        items=tuple(tuple(item) for item in json.loads(row.items)), sales_amount=row.sales_amount,
+        items=tuple(orjson.loads(row.items)), sales_amount=row.sales_amount,
         free_tax_sales_amount=row.free_tax_sales_amount, zero_tax_sales_amount=row.zero_tax_sales_amount,
         tax_amount=row.tax_amount, total_amount=row.total_amount, tax_type=row.tax_type,
         tax_rate=Decimal(row.tax_rate))

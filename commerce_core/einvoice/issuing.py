@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import multiprocessing
-from collections.abc import Iterator
+import time
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
@@ -32,6 +33,7 @@ from commerce_core.einvoice.turnkey import TurnkeyFolders, f0401_file_name
 WRITE_CHUNK = 2000
 WRITER_THREADS = 16
 WRITER_SLICE = 50
+SLOW_CREATE_SECONDS = 100e-6
 
 
 @lru_cache(maxsize=1)
@@ -41,6 +43,10 @@ def _writers() -> ThreadPoolExecutor:
 
 class DocumentChanged(RuntimeError):
     """The invoice would now produce different bytes than the file already handed to Turnkey."""
+
+
+# What a bad document raises; it is reported and left `numbered`, the others go on.
+RENDER_ERRORS = (SchemaViolation, InvoiceRuleViolation, DocumentChanged, etree.XMLSyntaxError)
 
 
 @dataclass
@@ -81,7 +87,7 @@ def write_documents(engine: Engine, folders: TurnkeyFolders, tenant: Tenant, day
         for item in pending[start:start + WRITE_CHUNK]:
             try:
                 rendered.append((item, *render(tenant, item)))
-            except (SchemaViolation, InvoiceRuleViolation, DocumentChanged, etree.XMLSyntaxError) as error:
+            except RENDER_ERRORS as error:
                 errors.append(f"{item.document.invoice_number} (order {item.order_id}): {error}")
         handed_at = utcnow()  # before the writes: Turnkey's answers are never older than this
         with engine.begin() as conn:
@@ -94,27 +100,60 @@ def write_documents(engine: Engine, folders: TurnkeyFolders, tenant: Tenant, day
                 already += 1  # written before a crash; Turnkey has it or will take it
             else:
                 fresh.append((name, data))
-        # Creating a file waits on the disk far longer than it uses the CPU: write many at once,
-        # in slices, so handing work to the threads costs less than the writes themselves.
-        slices = [fresh[start:start + WRITER_SLICE] for start in range(0, len(fresh), WRITER_SLICE)]
-        list(_writers().map(lambda part: [folders.write_f0401(name, data) for name, data in part], slices))
+        _write_all(folders, fresh)
         written += len(fresh)
     return written, already, errors
 
 
+def _write_all(folders: TurnkeyFolders, files: Sequence[tuple[str, bytes]]) -> None:
+    """Write the files; when creating a file turns out to wait on the disk (slower than
+    SLOW_CREATE_SECONDS, as on this machine's disk), the rest go through writer threads so
+    the waits overlap. On a fast filesystem threads would only fight over the GIL."""
+    if not files:
+        return
+    started = time.perf_counter()
+    probe = files[:WRITER_SLICE]
+    for name, data in probe:
+        folders.write_f0401(name, data)
+    rest = files[len(probe):]
+    if (time.perf_counter() - started) / len(probe) < SLOW_CREATE_SECONDS:
+        for name, data in rest:
+            folders.write_f0401(name, data)
+        return
+    slices = [rest[start:start + WRITER_SLICE] for start in range(0, len(rest), WRITER_SLICE)]
+    list(_writers().map(lambda part: [folders.write_f0401(name, data) for name, data in part], slices))
+
+
 def issue_day(engine: Engine, folders: TurnkeyFolders, tenant: Tenant, day: date) -> IssuedDay:
+    """Number, render and mark the day's new invoices in one pass, then write their files; then
+    write what an earlier run left numbered, or marked but unwritten."""
     issued = IssuedDay(tenant, day)
+
+    def render_new(order_id: str, document) -> tuple[str, bytes, str]:
+        return render(tenant, PendingDocument(order_id, document, None))
+
     try:
-        issued.numbering = invoice_store.assign_numbers(engine, tenant, day)
+        issued.numbering = invoice_store.assign_numbers(engine, tenant, day, render_new, RENDER_ERRORS)
     except PoolExhausted as exhausted:
         issued.exhausted = exhausted  # what did fit was numbered and is written below
+        issued.numbering = exhausted.numbering
+    _write_all(folders, issued.numbering.ready)
+    issued.written = len(issued.numbering.ready)
+    issued.errors = list(issued.numbering.errors)
+    just_written = {name for name, _ in issued.numbering.ready}
     with engine.connect() as conn:
         pending = invoice_store.documents_to_write(conn, tenant.id, day)
-        lost = [order_id for order_id, number in invoice_store.handed_over(conn, tenant.id, day)
-                if not folders.already_handed_over(f0401_file_name(tenant.ban, number))]
-        orphans = invoice_store.documents_by_order(conn, tenant.id, day, lost)
-    issued.written, issued.already_there, issued.errors = write_documents(engine, folders, tenant, day, pending)
-    # Marked `uploaded` but never written (a crash between the two): the same bytes again.
+        earlier = [(order_id, f0401_file_name(tenant.ban, number))
+                   for order_id, number in invoice_store.handed_over(conn, tenant.id, day)]
+        earlier = [(order_id, name) for order_id, name in earlier if name not in just_written]
+        present = folders.handed_over_names() if earlier else set()
+        orphans = invoice_store.documents_by_order(
+            conn, tenant.id, day, [order_id for order_id, name in earlier if name not in present])
+    if pending:  # numbered by an earlier run that did not get to write them
+        written, issued.already_there, errors = write_documents(engine, folders, tenant, day, pending)
+        issued.written += written
+        issued.errors += [error for error in errors if error not in issued.errors]
+    # Marked `uploaded` but never written (a crash in between): the same bytes again.
     issued.written += write_documents(engine, folders, tenant, day, orphans)[0]
     return issued
 

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -44,46 +46,53 @@ def next_resend_at(failed_at: datetime, attempts: int) -> datetime | None:
 class TurnkeyFolders:
     root: Path
 
-    @property
+    @cached_property
     def src(self) -> Path:
         return self.root / F0401_DIR / "SRC"
 
-    @property
+    @cached_property
     def bak(self) -> Path:
         return self.root / F0401_DIR / "BAK"
 
-    @property
+    @cached_property
     def err(self) -> Path:
         return self.root / F0401_DIR / "ERR"
 
-    @property
+    @cached_property
     def results(self) -> Path:
         return self.root / RESULTS_DIR
 
-    @property
+    @cached_property
     def e0501(self) -> Path:
         return self.root / E0501_DIR
+
+    @cached_property
+    def _src_text(self) -> str:
+        return str(self.src)
 
     def create(self) -> TurnkeyFolders:
         for folder in (self.src, self.bak, self.err, self.results, self.e0501):
             folder.mkdir(parents=True, exist_ok=True)
         return self
 
-    def write_f0401(self, file_name: str, data: bytes) -> Path:
+    def write_f0401(self, file_name: str, data: bytes) -> None:
         """Write under a temporary name in SRC, then rename: the file appears whole or not at all."""
-        target = self.src / file_name
-        temporary = self.src / f".{file_name}.{os.getpid()}.tmp"
+        target = os.path.join(self._src_text, file_name)
+        temporary = os.path.join(self._src_text, f".{file_name}.{os.getpid()}.{threading.get_ident()}.tmp")
         descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         try:
             os.write(descriptor, data)
         finally:
             os.close(descriptor)
         os.replace(temporary, target)
-        return target
 
     def already_handed_over(self, file_name: str) -> bool:
         """The file is in SRC, or Turnkey already moved it to BAK or ERR (a crash after writing)."""
         return any((folder / file_name).exists() for folder in (self.src, self.bak, self.err))
+
+    def handed_over_names(self) -> set[str]:
+        """Every F0401 file name in SRC, BAK or ERR (any depth): one listing instead of a stat per invoice."""
+        return {entry.name for folder in (self.src, self.bak, self.err) for entry in scan(folder)}
 
 
 def scan(folder: Path, since_ns: int = 0) -> Iterator[os.DirEntry]:

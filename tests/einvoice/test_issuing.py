@@ -179,3 +179,18 @@ def test_an_invoice_marked_uploaded_but_never_written_is_written_by_the_next_bat
     again = issue_day(engine, folders, tenant, DAY)
     assert again.written == 1 and _files(folders.src) == before  # the same bytes, and only that file
     assert set(_statuses(engine).values()) == {"uploaded"}
+
+
+def test_a_document_the_xsd_refuses_stays_numbered_with_its_error_and_the_rest_go_out(database_url, folders):
+    engine = get_engine(database_url)
+    tenant = tenant_with_pool(engine, SELLER_A)
+    upload(engine, tenant, consumer_rows(SELLER_A, 4))
+    with engine.begin() as conn:  # corrupted after validation (a hand edit): PrintMark must be Y or N
+        conn.execute(update(invoices).where(invoices.c.order_id == "O2").values(print_mark="X"))
+    issued = issue_day(engine, folders, tenant, DAY)
+    assert issued.written == 3 and len(issued.errors) == 1 and "O2" in issued.errors[0]
+    with engine.connect() as conn:
+        row = conn.execute(select(invoices.c.status, invoices.c.invoice_number, invoices.c.last_error)
+                           .where(invoices.c.order_id == "O2")).first()
+    assert row.status == "numbered" and row.invoice_number == "AB10000002" and "PrintMark" in row.last_error
+    assert _statuses(engine) == {"O0": "uploaded", "O1": "uploaded", "O2": "numbered", "O3": "uploaded"}
