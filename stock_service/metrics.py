@@ -9,7 +9,6 @@ from __future__ import annotations
 import time
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
-from starlette.routing import Match
 
 from commerce_core.monitoring.sync_metrics import SyncMetricsCollector
 
@@ -70,9 +69,5 @@ class MetricsMiddleware:
 
 
 def _template(scope) -> str:
-    app = scope.get("app")
-    for route in getattr(app, "routes", ()):
-        match, _ = route.matches(scope)
-        if match == Match.FULL:
-            return route.path
-    return "unmatched"
+    route = scope.get("route")  # Starlette's router records the route it matched
+    return route.path if route is not None else "unmatched"

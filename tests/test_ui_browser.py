@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.test_demo_run import _free_port
+from bench.common import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / "test-artifacts" / "ui"
@@ -46,7 +46,7 @@ def webserver(tmp_path_factory):
     home = tmp_path_factory.mktemp("dagster_home")
     # The first-visit "join the community" dialog would cover the graph in the screenshots.
     (home / "dagster.yaml").write_text("nux:\n  enabled: false\ntelemetry:\n  enabled: false\n")
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "DAGSTER_HOME": str(home), "HUB_DATA_DIR": str(home / "hub")}
     process = subprocess.Popen([sys.executable, "-m", "dagster_webserver", "-w", "workspace.yaml", "-h", "127.0.0.1",
                                 "-p", str(port)], cwd=REPO, env=env, stdout=subprocess.DEVNULL,
