@@ -128,7 +128,8 @@ def serp_products(
                 batches = _records_by_id(client, config.product_ids, missing)
             else:
                 batches = (page.products for page in client.iter_pages(serp.page_size, since, serp.concurrency))
-            staged = stage_batches(engine, SERP_SUPPLIER_ID, batches, job_id, progress_logger(context, "fetched"))
+            staged = stage_batches(engine, SERP_SUPPLIER_ID, batches, job_id, progress_logger(context, "fetched"),
+                                   whole_listing=mode == "full")
         tombstoned = tombstone(engine, SERP_SUPPLIER_ID, missing, job_id) if missing else 0
         if mode == "full":
             tombstoned += tombstone_missing(engine, SERP_SUPPLIER_ID, staged.seen_ids, job_id,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from datetime import datetime
-from typing import TypedDict
+from typing import NamedTuple, TypedDict
 
 import orjson
 
@@ -22,6 +22,17 @@ PRICE_TYPES = ("Base", "Sale", "Member")
 
 # Deterministic product ids: the same (supplier, external id) is the same row everywhere.
 PRODUCT_ID_NAMESPACE = uuid.UUID("6f1c3a52-9d0e-4c47-9a43-2b6c2f1e8a10")
+
+
+class RawRecord(NamedTuple):
+    """A supplier record exactly as it was sent (its JSON bytes) and the two fields staging reads.
+
+    Hashing the bytes as sent spares parsing and re-serialising every record of
+    a listing just to learn it did not change."""
+
+    payload: bytes
+    external_id: object
+    updated_at: object
 
 
 class Price(TypedDict):

@@ -1,7 +1,8 @@
 """Stage raw supplier records (asset serp_products): keep what changed, tombstone what vanished.
 
 A record is staged only when its payload hash differs from the staged one, so an
-unchanged re-fetch writes nothing. Records without a usable id, and second
+unchanged re-fetch writes nothing. A record that arrives as a RawRecord is kept
+and hashed as the bytes the supplier sent; a parsed one as its canonical JSON. Records without a usable id, and second
 occurrences of an id within one fetch, are rejected here: they cannot be keyed.
 """
 
@@ -13,11 +14,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
 
-import orjson
 from sqlalchemy import Engine, select
 
 from commerce_core.bulk_work import fewer_gc_passes
-from commerce_core.catalog.models import canonical_json, hash_bytes, parse_utc
+from commerce_core.catalog.models import RawRecord, canonical_json, hash_bytes, parse_utc
 from commerce_core.db.lookup import in_keys
 from commerce_core.db.cursors import utcnow
 from commerce_core.db.bulk import insert_rows, refresh_statistics, save_rows, upsert_rows
@@ -60,10 +60,17 @@ def _staged_hashes(conn, supplier_id: str, ids: list[str]) -> dict[str, str]:
     return found
 
 
-def _reject_row(job_id, supplier_id, external_id, rule, message, record, now) -> dict:
+def _all_staged_hashes(engine: Engine, supplier_id: str) -> dict[str, str]:
+    with engine.connect() as conn:
+        rows = conn.execute(select(supplier_records.c.external_id, supplier_records.c.payload_hash)
+                            .where(supplier_records.c.supplier_id == supplier_id))
+        return {external_id: payload_hash for external_id, payload_hash in rows}
+
+
+def _reject_row(job_id, supplier_id, external_id, rule, message, payload: bytes, now) -> dict:
     return {
         "import_job_id": job_id, "supplier_id": supplier_id, "external_id": external_id, "rule": rule,
-        "message": message, "record": orjson.dumps(record).decode()[:20000], "created_at": now,
+        "message": message, "record": payload.decode()[:20000], "created_at": now,
     }
 
 
@@ -85,15 +92,18 @@ def _serp_key(record: dict) -> object:
 
 def stage_batches(engine: Engine, supplier_id: str, batches: Iterable[list], job_id: uuid.UUID,
                   progress: Callable[[StagingResult], None] | None = None, *,
-                  key: Callable[[dict], object] = _serp_key) -> StagingResult:
+                  key: Callable[[dict], object] = _serp_key, whole_listing: bool = False) -> StagingResult:
     """Stage raw records in transactions of about STAGING_BATCH records; returns what happened.
 
     key: the record's id at this supplier (SERP `id`, Next Engine `goods_id`, Shopline's GID as a
-    plain id); a record without a usable one is rejected."""
+    plain id); a record without a usable one is rejected.
+    whole_listing: the batches are the supplier's whole catalog, so every staged hash is read in
+    one narrow scan up front instead of looked up batch by batch."""
     result = StagingResult()
+    known = _all_staged_hashes(engine, supplier_id) if whole_listing else None
     with WriteBehind() as writer:
         for records in _regroup(batches, STAGING_BATCH):
-            rows, is_new, rejects = _stage_batch(engine, supplier_id, job_id, records, result, key)
+            rows, is_new, rejects = _stage_batch(engine, supplier_id, job_id, records, result, key, known)
             writer.submit(partial(_write_batch, engine, rows, is_new, rejects))
             if progress:
                 progress(result)
@@ -103,35 +113,38 @@ def stage_batches(engine: Engine, supplier_id: str, batches: Iterable[list], job
     return result
 
 
-def _stage_batch(engine: Engine, supplier_id: str, job_id: uuid.UUID, records: list,
-                 result: StagingResult, key: Callable[[dict], object]) -> tuple[list[dict], list[bool], list[dict]]:
+def _stage_batch(engine: Engine, supplier_id: str, job_id: uuid.UUID, records: list, result: StagingResult,
+                 key: Callable[[dict], object], known: dict[str, str] | None) -> tuple[list[dict], list[bool], list[dict]]:
     now = utcnow()
-    keyed: dict[str, dict] = {}
+    keyed: dict[str, tuple[bytes, object]] = {}
     rejects = []
     for record in records:
         result.fetched += 1
-        try:
-            external_id = key(record) if isinstance(record, dict) else None
-        except (ValueError, KeyError, TypeError):
-            external_id = None
+        if isinstance(record, RawRecord):
+            external_id, updated_at, payload = record.external_id, record.updated_at, record.payload
+        else:
+            try:
+                external_id = key(record) if isinstance(record, dict) else None
+            except (ValueError, KeyError, TypeError):
+                external_id = None
+            updated_at = record.get("updatedAt") if isinstance(record, dict) else None
+            payload = canonical_json(record)
         if not isinstance(external_id, str) or not external_id.strip():
             rejects.append(_reject_row(job_id, supplier_id, None, "id_required",
-                                       "record has no usable id and cannot be imported", record, now))
+                                       "record has no usable id and cannot be imported", payload, now))
         elif external_id in result.seen_ids:
             rejects.append(_reject_row(job_id, supplier_id, external_id, "duplicate_id",
                                        f"id {external_id} appeared more than once in one fetch; the first was kept",
-                                       record, now))
+                                       payload, now))
         else:
             result.seen_ids.add(external_id)
-            keyed[external_id] = record
+            keyed[external_id] = (payload, updated_at)
     result.rejected += len(rejects)
-    with engine.connect() as conn:
-        existing = _staged_hashes(conn, supplier_id, list(keyed))
+    existing = known if known is not None else _lookup_hashes(engine, supplier_id, keyed)
     rows, is_new = [], []
-    for external_id, record in keyed.items():
-        payload = canonical_json(record)
+    for external_id, (payload, source_updated_at) in keyed.items():
         payload_hash = hash_bytes(payload)
-        updated_at = parse_utc(record.get("updatedAt"))
+        updated_at = parse_utc(source_updated_at)
         if updated_at and (result.max_source_updated_at is None or updated_at > result.max_source_updated_at):
             result.max_source_updated_at = updated_at
         previous = existing.get(external_id)
@@ -149,6 +162,11 @@ def _stage_batch(engine: Engine, supplier_id: str, job_id: uuid.UUID, records: l
             "deleted_at": None, "import_job_id": job_id,
         })
     return rows, is_new, rejects
+
+
+def _lookup_hashes(engine: Engine, supplier_id: str, keyed: dict) -> dict[str, str]:
+    with engine.connect() as conn:
+        return _staged_hashes(conn, supplier_id, list(keyed))
 
 
 def _write_batch(engine: Engine, rows: list[dict], is_new: list[bool], rejects: list[dict]) -> None:

@@ -144,8 +144,10 @@ class ResilientHttpClient:
             limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
         )
 
-    def get_json(self, path: str, params: Mapping | None = None, *, allow_404: bool = False):
-        return self._call("GET", path, params=params, allow_404=allow_404)
+    def get_json(self, path: str, params: Mapping | None = None, *, allow_404: bool = False,
+                 decode: Callable[[bytes], object] = orjson.loads):
+        """`decode` turns the body into the answer; a ValueError from it is a broken answer, retried."""
+        return self._call("GET", path, params=params, allow_404=allow_404, decode=decode)
 
     def get_json_and_headers(self, path: str, params: Mapping | None = None) -> tuple[object, httpx.Headers]:
         """For APIs that page through a response header (Shopline's Link)."""
@@ -161,7 +163,8 @@ class ResilientHttpClient:
     def close(self) -> None:
         self._client.close()
 
-    def _call(self, method: str, path: str, *, allow_404: bool = False, with_headers: bool = False, **request):
+    def _call(self, method: str, path: str, *, allow_404: bool = False, with_headers: bool = False,
+              decode: Callable[[bytes], object] = orjson.loads, **request):
         retrying = Retrying(
             stop=stop_after_attempt(self.retry.max_attempts),
             wait=self._wait,
@@ -169,18 +172,20 @@ class ResilientHttpClient:
             before_sleep=self._report_retry,
             reraise=True,
         )
-        return retrying(self._attempt, method, path, allow_404, request, with_headers)
+        return retrying(self._attempt, method, path, allow_404, request, with_headers, decode)
 
-    def _attempt(self, method: str, path: str, allow_404: bool, request: dict, with_headers: bool = False):
+    def _attempt(self, method: str, path: str, allow_404: bool, request: dict, with_headers: bool,
+                 decode: Callable[[bytes], object]):
         self.breaker.before_call()
         try:
-            return self._judged_attempt(method, path, allow_404, request, with_headers)
+            return self._judged_attempt(method, path, allow_404, request, with_headers, decode)
         finally:
             # Whatever ended this call without a verdict (429, an unexpected error) must not
             # leave a half-open circuit waiting for a trial that never reports.
             self.breaker.release_trial()
 
-    def _judged_attempt(self, method: str, path: str, allow_404: bool, request: dict, with_headers: bool):
+    def _judged_attempt(self, method: str, path: str, allow_404: bool, request: dict, with_headers: bool,
+                        decode: Callable[[bytes], object]):
         self.limiter.acquire()
         try:
             response = self._client.request(method, path, **request)
@@ -201,8 +206,8 @@ class ResilientHttpClient:
             self.breaker.record_success()
             raise PermanentError(f"{method} {path} answered {status}: {response.text[:200]}", status)
         try:
-            body = orjson.loads(response.content)
-        except orjson.JSONDecodeError as error:
+            body = decode(response.content)
+        except ValueError as error:
             raise self._failure(f"{method} {path} answered invalid JSON ({len(response.content)} bytes): {error}") from error
         self.breaker.record_success()
         return (body, response.headers) if with_headers else body

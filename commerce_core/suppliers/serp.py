@@ -9,14 +9,45 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from urllib.parse import quote
 
+import msgspec
+
+from commerce_core.catalog.models import RawRecord
 from commerce_core.http.resilience import ResilientHttpClient
 
 MAX_PAGE_SIZE = 500
 
 
+class _PageEnvelope(msgspec.Struct):
+    # The records stay undecoded bytes; staging reads only what _RecordKey holds.
+    products: msgspec.Raw = msgspec.Raw(b"null")
+    page: object = None
+    pageSize: object = None
+    totalCount: object = None
+    hasNextPage: object = None
+
+
+class _RecordKey(msgspec.Struct):
+    id: object = None
+    updatedAt: object = None
+
+
+_decode_envelope = msgspec.json.Decoder(_PageEnvelope).decode
+_decode_records = msgspec.json.Decoder(list[msgspec.Raw]).decode
+_decode_key = msgspec.json.Decoder(_RecordKey).decode
+
+
+def _raw_record(raw: msgspec.Raw) -> RawRecord:
+    payload = bytes(raw)
+    try:
+        key = _decode_key(raw)
+    except msgspec.ValidationError:  # not a JSON object: staging rejects it for want of an id
+        return RawRecord(payload, None, None)
+    return RawRecord(payload, key.id, key.updatedAt)
+
+
 @dataclass(frozen=True)
 class SerpPage:
-    products: list
+    products: list[RawRecord]
     page: int
     page_size: int
     total_count: int
@@ -74,16 +105,16 @@ class HttpSerpSupplierClient(SerpSupplierClient):
         params: dict = {"page": page, "pageSize": page_size}
         if updated_since is not None:
             params["updatedSince"] = format_updated_since(updated_since)
-        body = self.http.get_json("/v1/products", params)
+        body = self.http.get_json("/v1/products", params, decode=_decode_envelope)
         try:
             return SerpPage(
-                products=body["products"],
-                page=int(body["page"]),
-                page_size=int(body["pageSize"]),
-                total_count=int(body["totalCount"]),
-                has_next_page=bool(body["hasNextPage"]),
+                products=[_raw_record(raw) for raw in _decode_records(body.products)],
+                page=int(body.page),
+                page_size=int(body.pageSize),
+                total_count=int(body.totalCount),
+                has_next_page=bool(body.hasNextPage),
             )
-        except (KeyError, TypeError, ValueError) as error:
+        except (TypeError, ValueError) as error:
             raise ValueError(f"SERP page {page} is not a product page: {error!r}") from error
 
     def get_product(self, product_id: str) -> dict | None:
