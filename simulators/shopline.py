@@ -590,15 +590,13 @@ def create_app(store: ShoplineStore, *, access_token: str, faults: ShoplineFault
             return gql_error("nodes: `ids` must be a list of GIDs")
         if len(ids) > MAX_FIRST:
             return gql_error(f"nodes: at most {MAX_FIRST} ids")
+        gids = [_GID.match(gid) for gid in ids]
+        if None in gids:
+            return gql_error(f"nodes: invalid global id {ids[gids.index(None)]!r}")
         stats.bump("graphql_fields", "nodes")
-        found = []
-        for gid in ids:
-            parsed = _GID.match(gid)
-            if parsed is None:
-                return gql_error(f"nodes: invalid global id {gid!r}")
-            stats.bump("node_lookups", parsed["kind"])
-            found.append(node_of(parsed["kind"], parsed["id"]))
-        return _json({"data": {"nodes": found}})
+        for gid in gids:
+            stats.bump("node_lookups", gid["kind"])
+        return _json({"data": {"nodes": [node_of(gid["kind"], gid["id"]) for gid in gids]}})
 
     def node_of(kind: str, plain_id: str) -> dict[str, Any] | None:
         try:
