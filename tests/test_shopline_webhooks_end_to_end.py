@@ -1,7 +1,7 @@
 """End to end: merchant changes in the Shopline simulator become signed webhooks to the running service,
 one sensor tick asks for one targeted run, and that run re-imports exactly those products (a deleted one
-is archived); an order event runs the Shopline orders; a redelivered webhook stores nothing new; every
-event ends up naming the run that handled it."""
+is archived); order events run the Shopline orders (a cancelled one ends cancelled); a redelivered
+webhook stores nothing new; every event ends up naming the run that handled it."""
 
 from __future__ import annotations
 
@@ -87,14 +87,15 @@ def test_shopline_changes_reach_the_service_and_one_run_reimports_exactly_those_
             variant = store.product(store.index_of("products", stocked))["variants"][0]["id"]
             sim.post("/_sim/inventory", json={"levels": [{"variant_id": variant, "available": 33}]})
             placed = sim.post("/_sim/orders/create", json={"count": 1}).json()
+            cancelled = sim.post("/_sim/orders/cancelled", json={"ids": [store.order_id(0)]}).json()["cancelled"]
             deliveries = sim.get("/_sim/webhooks").json()
             before_run = sim.get("/_sim/stats").json()
 
             # Every webhook arrived; the first one twice (same id), stored once.
-            assert deliveries["sent"] == deliveries["delivered"] == 6
-            assert deliveries["deliveries"][0]["attempts"] == ["timeout", 200] and proxy.forwarded == 7
+            assert deliveries["sent"] == deliveries["delivered"] == 7
+            assert deliveries["deliveries"][0]["attempts"] == ["timeout", 200] and proxy.forwarded == 8
             with engine.begin() as conn:
-                assert conn.execute(select(func.count()).select_from(webhook_events)).scalar_one() == 6
+                assert conn.execute(select(func.count()).select_from(webhook_events)).scalar_one() == 7
                 conn.execute(update(webhook_events).values(received_at=utcnow() - timedelta(seconds=5)))  # past the lag
 
             with build_sensor_context(resources={"catalog_db": CatalogDatabase(database_url=database_url)},
@@ -126,15 +127,16 @@ def test_shopline_changes_reach_the_service_and_one_run_reimports_exactly_those_
                                     .where(webhook_events.c.event_type != "products/update")).all())
         updates = set(conn.execute(select(webhook_events.c.run_id)
                                    .where(webhook_events.c.event_type == "products/update")).scalars())
-        order_ids = set(conn.execute(select(orders.c.external_id).where(orders.c.platform == "shopline")).scalars())
+        order_status = dict(conn.execute(select(orders.c.external_id, orders.c.status)
+                                         .where(orders.c.platform == "shopline")).all())
     for product_id in changed["changed"]:
         assert rows[product_id].name == store.product(store.index_of("products", product_id))["title"]
     assert rows[gone["deleted"][0]].status == "Archived" and rows[gone["deleted"][0]].archived_at is not None
     assert rows[stocked].available_seats == sum(v["inventory_quantity"] for v in store.product(
         store.index_of("products", stocked))["variants"])
-    assert placed["created"][0] in order_ids
-    assert materialization_metadata(orders_run, "shopline_orders")["webhook_events"] == 1
+    assert placed["created"][0] in order_status and order_status[cancelled[0]] == "cancelled"
+    assert materialization_metadata(orders_run, "shopline_orders")["webhook_events"] == 2
     # Every event names the run that handled it.
     assert updates == {imported.run_id}
     assert handled == {"products/delete": imported.run_id, "inventory_levels/update": imported.run_id,
-                       "orders/create": orders_run.run_id}
+                       "orders/create": orders_run.run_id, "orders/cancelled": orders_run.run_id}
