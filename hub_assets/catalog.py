@@ -39,7 +39,7 @@ from commerce_core.suppliers.serp import SerpSupplierClient
 from hub_assets.metadata import markdown_table
 from hub_assets.nextengine_products import nextengine_products
 from hub_assets.shopline_products import shopline_products
-from hub_assets.run_context import progress_logger, run_trigger
+from hub_assets.run_context import progress_logger, record_webhook_run, run_trigger
 from resources import CatalogDatabase, EnricherResource, SerpSupplierResource
 
 CATALOG_GROUP = "catalog"
@@ -113,6 +113,7 @@ def serp_products(
     mode = "ids" if config.product_ids else config.mode
     if mode == "ids" and not config.product_ids:
         raise ValueError("mode 'ids' needs product_ids: the SERP product ids to import")
+    webhook_events = record_webhook_run(context, engine)
     with engine.begin() as conn:
         job_id = import_jobs.start_job(
             conn, supplier_id=SERP_SUPPLIER_ID, mode=mode, trigger=run_trigger(context),
@@ -159,6 +160,7 @@ def serp_products(
             "deleted_at_supplier": tombstoned,
             "rejected_unkeyable": staged.rejected,
             "cursor": cursor_value or "",
+            "webhook_events": webhook_events,
             "duration_seconds": round(time.perf_counter() - started, 3),
         }
     )

@@ -3,10 +3,24 @@
 from contextlib import closing
 
 from dagster import AssetExecutionContext, MaterializeResult, asset
+from pydantic import Field
 
 from commerce_core.connectors.shopline_mapping import SHOPLINE_SUPPLIER_ID, product_key
-from hub_assets.source_import import FullListingImportConfig, import_full_listing
+from hub_assets.run_context import record_webhook_run
+from hub_assets.source_import import FullListingImportConfig, import_by_ids, import_full_listing
 from resources import CatalogDatabase, ShoplineResource
+
+
+class ShoplineImportConfig(FullListingImportConfig):
+    product_ids: list[str] = Field(
+        default_factory=list,
+        description="Only these products (plain Shopline ids) instead of the whole listing; one the store no "
+        "longer has is archived.",
+    )
+    variant_ids: list[str] = Field(
+        default_factory=list,
+        description="... and the products of these variants (inventory level events name a variant).",
+    )
 
 
 @asset(
@@ -15,12 +29,25 @@ from resources import CatalogDatabase, ShoplineResource
     kinds={"python", "sql"},
     tags={"hub/source": "shopline"},
     description="Raw Shopline products (GraphQL, Relay cursors; GIDs kept as plain ids), staged in "
-    "supplier_records beside the other sources; products the store no longer lists are archived.",
+    "supplier_records beside the other sources; products the store no longer lists are archived. With "
+    "product_ids / variant_ids (webhooks), only those products are read (nodes(ids:)).",
 )
-def shopline_products(context: AssetExecutionContext, config: FullListingImportConfig, catalog_db: CatalogDatabase,
+def shopline_products(context: AssetExecutionContext, config: ShoplineImportConfig, catalog_db: CatalogDatabase,
                       shopline: ShoplineResource) -> MaterializeResult:
+    engine = catalog_db.engine
+    handled = {"webhook_events": record_webhook_run(context, engine)}
     with closing(shopline.create_client(on_retry=context.log.warning)) as client:
+        if config.product_ids or config.variant_ids:
+            missing: list[str] = []
+            return import_by_ids(
+                context, engine, supplier_id=SHOPLINE_SUPPLIER_ID, asset_name="shopline_products",
+                # The audit keeps variants apart from products: they are different Shopline ids.
+                requested=[*config.product_ids, *(f"variant:{v}" for v in config.variant_ids)],
+                requested_by=config.requested_by,
+                batches=client.products_by_id(config.product_ids, config.variant_ids, missing), missing=missing,
+                key=product_key, extra_metadata=handled,
+            )
         return import_full_listing(
-            context, catalog_db.engine, config, supplier_id=SHOPLINE_SUPPLIER_ID, asset_name="shopline_products",
-            pages=lambda: client.products(shopline.page_size), key=product_key,
+            context, engine, config, supplier_id=SHOPLINE_SUPPLIER_ID, asset_name="shopline_products",
+            pages=lambda: client.products(shopline.page_size), key=product_key, extra_metadata=handled,
         )

@@ -1,5 +1,6 @@
 """What every full-listing source asset does (Next Engine goods, Shopline products): an import job,
-staging beside the other sources, archiving what the source no longer lists, and the same metadata."""
+staging beside the other sources, archiving what the source no longer lists, and the same metadata;
+and a targeted import of given ids (Shopline webhooks), archiving the ids the source no longer has."""
 
 import time
 from collections.abc import Callable, Iterable
@@ -8,7 +9,7 @@ from dagster import AssetExecutionContext, Config, MaterializeResult
 from pydantic import Field
 
 from commerce_core.catalog import import_jobs
-from commerce_core.catalog.supplier_staging import stage_batches, tombstone_missing
+from commerce_core.catalog.supplier_staging import stage_batches, tombstone, tombstone_missing
 from hub_assets.run_context import progress_logger, run_trigger
 
 
@@ -40,6 +41,40 @@ def import_full_listing(context: AssetExecutionContext, engine, config: FullList
         "dagster/row_count": staged.staged_new + staged.staged_changed + archived,
         "import_job_id": str(job_id),
         **(extra_metadata or {}),
+        "fetched": staged.fetched,
+        "new": staged.staged_new,
+        "changed": staged.staged_changed,
+        "unchanged": staged.unchanged,
+        "deleted_at_supplier": archived,
+        "rejected": staged.rejected,
+        "duration_seconds": round(time.perf_counter() - started, 3),
+    })
+
+
+def import_by_ids(context: AssetExecutionContext, engine, *, supplier_id: str, asset_name: str,
+                  requested: list[str], requested_by: str | None, batches: Iterable[list], missing: list[str],
+                  key: Callable[[dict], object], extra_metadata: dict | None = None) -> MaterializeResult:
+    """Stage the records `batches` yields for the `requested` ids; the ids it put in `missing` while it was
+    read (the source no longer has them) are archived, as SERP's 404s are."""
+    started = time.perf_counter()
+    with engine.begin() as conn:
+        job_id = import_jobs.start_job(conn, supplier_id=supplier_id, mode="ids", trigger=run_trigger(context),
+                                       requested_by=requested_by, product_ids=requested, run_id=context.run.run_id)
+    try:
+        staged = stage_batches(engine, supplier_id, batches, job_id, progress_logger(context, "fetched"), key=key)
+        archived = tombstone(engine, supplier_id, missing, job_id) if missing else 0
+        with engine.begin() as conn:
+            import_jobs.record_counts(conn, job_id, fetched_count=staged.fetched, rejected_count=staged.rejected)
+    except Exception as error:
+        with engine.begin() as conn:
+            import_jobs.finish_job(conn, job_id, error=f"{asset_name}: {type(error).__name__}: {error}")
+        raise
+    return MaterializeResult(metadata={
+        "dagster/row_count": staged.staged_new + staged.staged_changed + archived,
+        "import_job_id": str(job_id),
+        "mode": "ids",
+        **(extra_metadata or {}),
+        "requested": len(requested),
         "fetched": staged.fetched,
         "new": staged.staged_new,
         "changed": staged.staged_changed,

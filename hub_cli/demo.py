@@ -27,6 +27,7 @@ import httpx
 from commerce_core.db.migrate import upgrade
 from commerce_core.regions.config import RegionConfig, load_regions
 from commerce_core.settings import LOCAL_NEXTENGINE_STORE, LOCAL_SERP_API_KEY, load_settings
+from stock_service.settings import LOCAL_SHOPLINE_APP_SECRET
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -123,13 +124,16 @@ def run(args: argparse.Namespace) -> int:
             env["NEXTENGINE_BASE_URL"] = f"http://127.0.0.1:{ne_port}"
             start("Next Engine simulator", [sys.executable, "-m", "simulators.nextengine", "--port", str(ne_port)])
             _authorise_local_nextengine(database_url, env)
+        stock_port = _free_port() if args.stock_port == 0 else args.stock_port
         if not os.environ.get("SHOPLINE_BASE_URL"):
             shopline_port = _free_port() if args.shopline_port == 0 else args.shopline_port
             env["SHOPLINE_BASE_URL"] = f"http://127.0.0.1:{shopline_port}"
-            start("Shopline simulator", [sys.executable, "-m", "simulators.shopline", "--port", str(shopline_port)])
+            # Its admin-route changes arrive as webhooks at the stock service (signed with the service's secret).
+            start("Shopline simulator", [sys.executable, "-m", "simulators.shopline", "--port", str(shopline_port),
+                                         "--webhook-url", f"http://127.0.0.1:{stock_port}/webhooks/shopline",
+                                         "--app-secret", env.get("SHOPLINE_APP_SECRET", LOCAL_SHOPLINE_APP_SECRET)])
         start("Turnkey simulator", [sys.executable, "-m", "simulators.turnkey", "--interval", "1"])
         seed_demo_invoices(load_settings())
-        stock_port = _free_port() if args.stock_port == 0 else args.stock_port
         env["STOCK_SERVICE_URL"] = f"http://127.0.0.1:{stock_port}"
         start("stock service", [sys.executable, "-m", "stock_service", "--port", str(stock_port)])
         _wait_for(f"http://127.0.0.1:{args.serp_port}/_sim/stats", "SERP simulator")

@@ -8,6 +8,13 @@ GraphQL: POST .../graphql.json with the `products(first:, after:)` Relay connect
 only (ids are `gid://shopline/Product/<id>`, `first` at most 250). Records are
 generated lazily from (seed, index); ids are digit strings ascending with the index.
 Admin routes under /_sim/ need no token and are never faulted.
+
+Beyond the contract (our assumption, the Shopify-compatible Admin GraphQL shape
+Shopline follows): `nodes(ids: [GID, ...])` (at most 250) answers, in order, each
+Product GID's product node and each ProductVariant GID's `{id, product {...}}`,
+or null for an id the store does not have (a deleted product). Deleted products
+leave the listings. Changes made through the admin routes are sent as signed
+webhooks to a configured URL (`simulators/shopline_webhooks.py`).
 """
 
 from __future__ import annotations
@@ -28,9 +35,19 @@ from typing import Any
 
 import orjson
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+
+from simulators.shopline_webhooks import (
+    DEFAULT_SHOP_DOMAIN,
+    WEBHOOK_TIMEOUT_SECONDS,
+    ShoplineWebhooks,
+    WebhookTarget,
+    admin_routes,
+    product_events,
+)
 
 DEFAULT_PORT = 8131
 API_VERSION = "v20230901"
@@ -95,6 +112,10 @@ class ShoplineStore:
         self.customers = max(1, orders // 3)  # so customers repeat across orders
         self._versions: dict[int, int] = {}
         self._modified: dict[int, datetime] = {}
+        self._deleted: set[int] = set()
+        self._available: dict[tuple[int, int], int] = {}  # (product index, variant k) set through the admin
+        self._orders_placed: dict[int, datetime] = {}  # orders created through the admin, when
+        self._order_states: dict[int, tuple[str, datetime]] = {}  # order index -> ("paid" | "cancelled", when)
         self._last_stamp = T0
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
@@ -119,6 +140,36 @@ class ShoplineStore:
         """Index of the first record of `kind` whose numeric id is > since_id."""
         base, step = (ORDER_ID_BASE, ORDER_ID_STEP) if kind == "orders" else (PRODUCT_ID_BASE, PRODUCT_ID_STEP)
         return min(max(0, (since_id - base) // step), self.total(kind))
+
+    def variant_of(self, variant_id: str) -> tuple[int, int]:
+        """(product index, k) of an existing variant id; ValueError if it is not one."""
+        offset = int(variant_id) - VARIANT_ID_BASE - 1
+        index, k = divmod(offset, 10)
+        if offset < 0 or not 0 <= index < self.products or k >= self.variant_count(index):
+            raise ValueError(f"unknown variant id {variant_id}")
+        return index, k
+
+    def variant_count(self, index: int) -> int:
+        return 1 + _digest(self.seed, index, "product")[4] % 3
+
+    def is_live(self, index: int) -> bool:
+        """A product the store still has (not deleted)."""
+        with self._lock:
+            return 0 <= index < self.products and index not in self._deleted
+
+    def page_indexes(self, kind: str, start: int, limit: int) -> list[int]:
+        """Up to `limit` indexes of live records from `start` on: deleted products are skipped, so a page stays
+        full and a cursor on the last one served still points past them."""
+        if kind == "orders":
+            return list(range(start, min(start + limit, self.orders)))
+        with self._lock:
+            deleted = set(self._deleted)
+        indexes, index = [], start
+        while len(indexes) < limit and index < self.products:
+            if index not in deleted:
+                indexes.append(index)
+            index += 1
+        return indexes
 
     def index_of(self, kind: str, record_id: str) -> int:
         """Index of an existing record id; ValueError if it is not one."""
@@ -147,7 +198,7 @@ class ShoplineStore:
                 "sku": f"SL-{index + 1:07d}-{k + 1}",
                 "price": f"{price + 50 * k}.00",
                 "currency": CURRENCY,
-                "inventory_quantity": (h[10 + k] + 3 * version) % 40,
+                "inventory_quantity": self._available.get((index, k), (h[10 + k] + 3 * version) % 40),
             }
             for k in range(1 + h[4] % 3)
         ]
@@ -216,16 +267,27 @@ class ShoplineStore:
                     "price": f"{self._base_price(g) + 50 * v}.00",
                 })
         total = sum(i["quantity"] * int(i["price"].split(".")[0]) for i in items)
-        return {
+        with self._lock:
+            placed = self._orders_placed.get(index)
+            state = self._order_states.get(index)
+        order = {
             "id": self.order_id(index),
             "name": f"#{1001 + index}",
-            "created_at": format_time(T0 + timedelta(hours=index)),
+            "created_at": format_time(placed or T0 + timedelta(hours=index)),
             "financial_status": _FINANCIAL[h[0] % len(_FINANCIAL)],
             "currency": CURRENCY,
             "total_price": f"{total}.00",
             "customer": self.customer((h[0] << 8 | h[1]) % self.customers),
             "line_items": items,
         }
+        if state is not None:
+            status, when = state
+            if status == "paid":
+                order["financial_status"] = "paid"
+            else:  # Shopline marks a cancelled order by cancelled_at; money taken is refunded
+                order["cancelled_at"] = format_time(when)
+                order["financial_status"] = "refunded" if order["financial_status"] == "paid" else "voided"
+        return order
 
     def record(self, kind: str, index: int) -> dict[str, Any]:
         return self.order(index) if kind == "orders" else self.product(index)
@@ -238,19 +300,85 @@ class ShoplineStore:
             count = min(max(count, 0), self.products)
             if not count:
                 return []
-            chosen = sorted(self._rng.sample(range(self.products), count))
-            # Strictly increasing stamps, whole seconds (the API's resolution).
-            stamp = max(now.replace(microsecond=0), self._last_stamp + timedelta(seconds=1))
-            self._last_stamp = stamp
+            live = [i for i in range(self.products) if i not in self._deleted]
+            chosen = sorted(self._rng.sample(live, min(count, len(live))))
+            stamp = self._next_stamp(now)
             for i in chosen:
                 self._versions[i] = self._versions.get(i, 0) + 1
                 self._modified[i] = stamp
         return [self.product_id(i) for i in chosen]
 
+    def _next_stamp(self, now: datetime) -> datetime:
+        """Strictly increasing stamps, whole seconds (the API's resolution); the caller holds the lock."""
+        self._last_stamp = max(now.replace(microsecond=0), self._last_stamp + timedelta(seconds=1))
+        return self._last_stamp
+
+    def create(self, count: int, now: datetime | None = None) -> list[int]:
+        """`count` new products after the last one; returns their indexes."""
+        with self._lock:
+            stamp = self._next_stamp(now or datetime.now(timezone.utc))
+            created = list(range(self.products, self.products + max(count, 0)))
+            self.products += len(created)
+            for i in created:
+                self._modified[i] = stamp
+        return created
+
+    def delete(self, product_ids: list[str]) -> list[str]:
+        """Delete these products (unknown or already deleted ids are skipped); returns the ids deleted."""
+        deleted = []
+        for product_id in dict.fromkeys(product_ids):
+            try:
+                index = self.index_of("products", product_id)
+            except ValueError:
+                continue
+            with self._lock:
+                if index not in self._deleted:
+                    self._deleted.add(index)
+                    deleted.append(product_id)
+        return deleted
+
+    def set_available(self, variant_id: str, available: int) -> tuple[int, int]:
+        """Set a live product's variant stock (one location); returns (product index, k). ValueError if unknown."""
+        index, k = self.variant_of(variant_id)
+        if not self.is_live(index):
+            raise ValueError(f"variant {variant_id} belongs to a deleted product")
+        with self._lock:
+            self._available[(index, k)] = available
+        return index, k
+
+    def place_orders(self, count: int, now: datetime | None = None) -> list[int]:
+        """`count` new orders; returns their indexes."""
+        with self._lock:
+            stamp = self._next_stamp(now or datetime.now(timezone.utc))
+            placed = list(range(self.orders, self.orders + max(count, 0)))
+            self.orders += len(placed)
+            for i in placed:
+                self._orders_placed[i] = stamp
+        return placed
+
+    def set_order_state(self, order_ids: list[str], state: str, now: datetime | None = None) -> list[int]:
+        """Mark orders "paid" or "cancelled"; returns the indexes of the orders that exist."""
+        indexes = []
+        for order_id in dict.fromkeys(order_ids):
+            try:
+                indexes.append(self.index_of("orders", order_id))
+            except ValueError:
+                continue
+        with self._lock:
+            stamp = self._next_stamp(now or datetime.now(timezone.utc))
+            for i in indexes:
+                self._order_states[i] = (state, stamp)
+        return indexes
+
     @property
     def changed_count(self) -> int:
         with self._lock:
             return len(self._versions)
+
+    @property
+    def deleted_count(self) -> int:
+        with self._lock:
+            return len(self._deleted)
 
 
 @dataclass
@@ -280,6 +408,8 @@ class _Stats:
         self.statuses: dict[str, int] = {}
         self.faults: dict[str, int] = {"error": 0, "rate_limit": 0, "slow": 0}
         self.graphql_errors = 0
+        self.graphql_fields: dict[str, int] = {}  # root field -> calls (products, nodes)
+        self.node_lookups: dict[str, int] = {}  # GID kind -> ids looked up through nodes(ids:)
         self.lock = threading.Lock()
 
     def bump(self, name: str, key: str) -> None:
@@ -309,6 +439,9 @@ _PRODUCTS_ARGS = re.compile(r"\bproducts\s*\(([^)]*)\)", re.S)
 _FIRST_LITERAL = re.compile(r"\bfirst\s*:\s*(-?\d+)")
 _AFTER_LITERAL = re.compile(r"\bafter\s*:\s*(?:\"([^\"]*)\"|null\b)")
 _VAR_REF = re.compile(r"\b(first|after)\s*:\s*\$(\w+)")
+_NODES_ARGS = re.compile(r"\bnodes\s*\(\s*ids\s*:\s*(?:\$(\w+)|(\[[^\]]*\]))", re.S)
+_GID_LITERAL = re.compile(r"\"([^\"]*)\"")
+_GID = re.compile(r"^gid://shopline/(?P<kind>[A-Za-z]+)/(?P<id>\d+)$")
 
 
 def _graphql_args(query: str, variables: dict[str, Any]) -> tuple[Any, Any]:
@@ -328,10 +461,13 @@ def _graphql_args(query: str, variables: dict[str, Any]) -> tuple[Any, Any]:
     return first, after
 
 
-def create_app(store: ShoplineStore, *, access_token: str, faults: ShoplineFaults | None = None) -> Starlette:
-    """Starlette app serving `store` to callers presenting `Bearer <access_token>`."""
+def create_app(store: ShoplineStore, *, access_token: str, faults: ShoplineFaults | None = None,
+               webhook_target: WebhookTarget | None = None) -> Starlette:
+    """Starlette app serving `store` to callers presenting `Bearer <access_token>`; with `webhook_target`,
+    changes made through the admin routes are sent there as signed webhooks."""
     faults = faults or ShoplineFaults()
     stats = _Stats()
+    webhooks = ShoplineWebhooks(webhook_target, API_VERSION)
     fault_rng = random.Random(faults.fault_seed)
     fault_lock = threading.Lock()
     expected_auth = f"Bearer {access_token}"
@@ -389,10 +525,10 @@ def create_app(store: ShoplineStore, *, access_token: str, faults: ShoplineFault
             limit = DEFAULT_LIMIT if limit is None else limit
             if not 1 <= limit <= MAX_LIMIT:
                 return _bad_request(f"limit must be within 1..{MAX_LIMIT}")
-            end = min(start + limit, store.total(kind))
-            records = [store.record(kind, i) for i in range(start, end)]
+            indexes = store.page_indexes(kind, start, limit)
+            records = [store.record(kind, i) for i in indexes]
             headers = {}
-            if end < store.total(kind) and records:
+            if records and indexes[-1] + 1 < store.total(kind):
                 token = _b64(f"{kind}:{records[-1]['id']}:{limit}")
                 url = request.url.replace(query=f"limit={limit}&page_info={token}")
                 headers["Link"] = f'<{url}>; rel="next"'
@@ -416,8 +552,10 @@ def create_app(store: ShoplineStore, *, access_token: str, faults: ShoplineFault
         variables = body.get("variables") or {}
         if not isinstance(variables, dict):
             return gql_error("variables must be an object")
+        if (match := _NODES_ARGS.search(query, max(query.find("{"), 0))) is not None:
+            return nodes(match, variables)
         if not _PRODUCTS_ARGS.search(query, max(query.find("{"), 0)):
-            return gql_error("Unsupported query: only the products(first:, after:) connection is available")
+            return gql_error("Unsupported query: only products(first:, after:) and nodes(ids:) are available")
         first, after = _graphql_args(query, variables)
         if not isinstance(first, int) or isinstance(first, bool) or first < 1:
             return gql_error("products: `first` must be a positive integer")
@@ -434,18 +572,44 @@ def create_app(store: ShoplineStore, *, access_token: str, faults: ShoplineFault
                 start = store.index_of("products", pid) + 1
             except ValueError:
                 return gql_error("products: invalid cursor for `after`")
-        end = min(start + first, store.products)
-        edges = []
-        for i in range(start, end):
-            node = store.product_node(i)
-            edges.append({"cursor": _b64(f"Product:{store.product_id(i)}"), "node": node})
+        stats.bump("graphql_fields", "products")
+        indexes = store.page_indexes("products", start, first)
+        edges = [{"cursor": _b64(f"Product:{store.product_id(i)}"), "node": store.product_node(i)} for i in indexes]
         return _json({"data": {"products": {
             "edges": edges,
             "pageInfo": {
-                "hasNextPage": end < store.products,
+                "hasNextPage": bool(indexes) and indexes[-1] + 1 < store.products,
                 "endCursor": edges[-1]["cursor"] if edges else None,
             },
         }}})
+
+    def nodes(match: re.Match, variables: dict[str, Any]) -> Response:
+        """`nodes(ids: [...])`: per id, in order, its node or null when the store does not have it."""
+        ids = variables.get(match.group(1)) if match.group(1) else _GID_LITERAL.findall(match.group(2))
+        if not isinstance(ids, list) or not all(isinstance(gid, str) for gid in ids):
+            return gql_error("nodes: `ids` must be a list of GIDs")
+        if len(ids) > MAX_FIRST:
+            return gql_error(f"nodes: at most {MAX_FIRST} ids")
+        gids = [_GID.match(gid) for gid in ids]
+        if None in gids:
+            return gql_error(f"nodes: invalid global id {ids[gids.index(None)]!r}")
+        stats.bump("graphql_fields", "nodes")
+        for gid in gids:
+            stats.bump("node_lookups", gid["kind"])
+        return _json({"data": {"nodes": [node_of(gid["kind"], gid["id"]) for gid in gids]}})
+
+    def node_of(kind: str, plain_id: str) -> dict[str, Any] | None:
+        try:
+            if kind == "Product":
+                index = store.index_of("products", plain_id)
+                return store.product_node(index) if store.is_live(index) else None
+            if kind == "ProductVariant":
+                index, _ = store.variant_of(plain_id)
+                if store.is_live(index):
+                    return {"id": f"gid://shopline/ProductVariant/{plain_id}", "product": store.product_node(index)}
+        except ValueError:
+            pass
+        return None
 
     async def sim_stats(request: Request) -> Response:
         with stats.lock:
@@ -454,8 +618,11 @@ def create_app(store: ShoplineStore, *, access_token: str, faults: ShoplineFault
                 "statuses": dict(stats.statuses),
                 "faults": dict(stats.faults),
                 "graphql_errors": stats.graphql_errors,
+                "graphql_fields": dict(stats.graphql_fields),
+                "node_lookups": dict(stats.node_lookups),
             }
-        body.update(products=store.products, orders=store.orders, changed_count=store.changed_count)
+        body.update(products=store.products, orders=store.orders, changed_count=store.changed_count,
+                    deleted_count=store.deleted_count, webhooks=webhooks.summary())
         return _json(body)
 
     async def sim_change(request: Request) -> Response:
@@ -466,7 +633,10 @@ def create_app(store: ShoplineStore, *, access_token: str, faults: ShoplineFault
         count = body.get("count") if isinstance(body, dict) else None
         if not isinstance(count, int) or isinstance(count, bool) or count < 0:
             return _json({"error": "count must be an integer >= 0", "field": "count"}, 400)
-        return _json({"changed": store.change(count)})
+        changed = store.change(count)
+        indexes = [store.index_of("products", product_id) for product_id in changed]
+        sent = await run_in_threadpool(webhooks.send, product_events(store, "products/update", indexes))
+        return _json({"changed": changed, "webhooks": [asdict(delivery) for delivery in sent]})
 
     app = Starlette(routes=[
         Route(PRODUCTS_PATH, api("rest_products", rest("products")), methods=["GET"]),
@@ -474,8 +644,10 @@ def create_app(store: ShoplineStore, *, access_token: str, faults: ShoplineFault
         Route(GRAPHQL_PATH, api("graphql", graphql), methods=["POST"]),
         Route("/_sim/stats", sim_stats, methods=["GET"]),
         Route("/_sim/change", sim_change, methods=["POST"]),
+        *admin_routes(store, webhooks),
     ])
     app.state.store = store
+    app.state.webhooks = webhooks
     app.state.faults = faults
     app.state.stats = stats
     return app
@@ -496,6 +668,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--slow-rate", type=float, default=0.0, help="fraction of calls delayed")
     parser.add_argument("--slow-seconds", type=float, default=2.0)
     parser.add_argument("--fault-seed", type=int, default=0)
+    parser.add_argument("--webhook-url", default="",
+                        help="send webhooks for admin-route changes here, e.g. http://127.0.0.1:8000/webhooks/shopline")
+    parser.add_argument("--app-secret", default="shopline-local-secret",
+                        help="signs the webhooks (the stock service's local SHOPLINE_APP_SECRET by default)")
+    parser.add_argument("--shop-domain", default=DEFAULT_SHOP_DOMAIN)
+    parser.add_argument("--webhook-timeout", type=float, default=WEBHOOK_TIMEOUT_SECONDS,
+                        help="seconds to wait for an answer before redelivering")
 
 
 def run(args: argparse.Namespace) -> None:
@@ -511,7 +690,9 @@ def run(args: argparse.Namespace) -> None:
         fault_seed=args.fault_seed,
     )
     store = ShoplineStore(args.products, args.orders, args.seed)
-    app = create_app(store, access_token=args.access_token, faults=faults)
+    target = WebhookTarget(args.webhook_url, args.app_secret, args.shop_domain,
+                           args.webhook_timeout) if args.webhook_url else None
+    app = create_app(store, access_token=args.access_token, faults=faults, webhook_target=target)
     print(
         f"Shopline simulator on http://{args.host}:{args.port}/admin/openapi/{API_VERSION}/ "
         f"({args.products} products, {args.orders} orders, seed {args.seed}; faults: {faults.describe()})",

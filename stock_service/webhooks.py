@@ -20,6 +20,9 @@ SERP_EVENT_TYPES = ("product.created", "product.updated", "product.deleted", "pr
                     "product.availability_changed")
 SHOPLINE_TOPICS = ("products/create", "products/update", "products/delete", "inventory_levels/update",
                    "orders/create", "orders/paid", "orders/cancelled")
+# The body field naming what an event is about: the product or order `id`, except an inventory level,
+# which names its variant (Shopline's body carries no product id; the import resolves the variant).
+SHOPLINE_RESOURCE_FIELD = {"inventory_levels/update": "variant_id"}
 
 
 def _answer(status: int, body: dict) -> Response:
@@ -99,8 +102,12 @@ def routes(service):
             return event
         if topic not in SHOPLINE_TOPICS:  # acknowledged so the platform stops retrying; nothing to do for it
             return _answer(200, {"accepted": False, "ignored": topic or "(no topic)"})
+        field = SHOPLINE_RESOURCE_FIELD.get(topic, "id")
+        resource_id = event.get(field)
+        if isinstance(resource_id, bool) or not isinstance(resource_id, (str, int)) or resource_id == "":
+            return _answer(400, {"error": "bad_request", "field": field, "message": f"{field}: required id"})
         try:
-            await _store("shopline", webhook_id[:128], topic, event.get("id"), body)
+            await _store("shopline", webhook_id[:128], topic, resource_id, body)
         except Exception:  # not stored: the platform retries
             return _answer(503, {"error": "unavailable", "message": "event not stored; retry"})
         return _answer(200, {"accepted": True})

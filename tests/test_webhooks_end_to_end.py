@@ -1,5 +1,5 @@
 """End to end: the SERP simulator sends signed webhooks to the running service, the sensor's tick asks
-for one run, and that run re-imports exactly the changed products."""
+for one run, and that run re-imports exactly the changed products and writes its run id on the events."""
 
 from __future__ import annotations
 
@@ -38,11 +38,18 @@ def test_simulator_webhooks_reach_the_service_and_reimport_exactly_those_product
     config = request.run_config["ops"]["serp_products"]["config"]
     assert sorted(config["product_ids"]) == sorted(changed)
 
+    with get_engine(database_url).connect() as conn:
+        assert set(conn.execute(select(webhook_events.c.run_id)).scalars()) == {None}  # known only once it runs
+    # Tagged as the sensor daemon tags the run it launches for a request (the run key under dagster/run_key).
     result = materialize(CATALOG_ASSETS, resources=catalog_resources(database_url, supplier.url),
-                         run_config=request.run_config, instance=DagsterInstance.ephemeral())
+                         run_config=request.run_config, instance=DagsterInstance.ephemeral(),
+                         tags={**request.tags, "dagster/run_key": request.run_key})
     assert materialization_metadata(result, "serp_products")["fetched"] == 3
     assert materialization_metadata(result, "central_catalog")["updated"] == 3
     with get_engine(database_url).connect() as conn:
         names = dict(conn.execute(select(products.c.external_product_id, products.c.name)
                                   .where(products.c.external_product_id.in_(changed))).all())
     assert names == {key: catalog.product(catalog.index_for_id(key))["name"] for key in changed}
+    with get_engine(database_url).connect() as conn:  # each event names the run that handled it
+        assert set(conn.execute(select(webhook_events.c.run_key, webhook_events.c.run_id)).all()) == {
+            (request.run_key, result.run_id)}

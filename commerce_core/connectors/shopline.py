@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from commerce_core.connectors.converters import next_page_info
+from commerce_core.connectors.converters import from_gid, next_page_info, to_gid
 from commerce_core.http.resilience import ResilientHttpClient
 
 MAX_REST_LIMIT = 1000
@@ -20,6 +20,21 @@ query Products($first: Int!, $after: String) {
     pageInfo { hasNextPage endCursor }
   }
 }
+"""
+
+
+# By id (beyond the contract, our assumption: the Shopify-compatible `nodes(ids:)` root field Shopline's
+# Admin GraphQL follows): a Product GID answers the same node as the listing, a ProductVariant GID its
+# product, an id the store does not have answers null.
+_NODE_FIELDS = """id title descriptionHtml status updatedAt
+      variants(first: 100) { edges { node { id sku price inventoryQuantity } } }"""
+NODES_QUERY = f"""
+query Nodes($ids: [ID!]!) {{
+  nodes(ids: $ids) {{
+    ... on Product {{ {_NODE_FIELDS} }}
+    ... on ProductVariant {{ id product {{ {_NODE_FIELDS} }} }}
+  }}
+}}
 """
 
 
@@ -50,6 +65,45 @@ class ShoplineClient:
             if not page["hasNextPage"]:
                 return
             after = page["endCursor"]
+
+    def nodes(self, gids: list[str]) -> Iterator[list[dict | None]]:
+        """`nodes(ids:)` for these GIDs, MAX_GRAPHQL_FIRST a call: per GID, in order, its node or None."""
+        for start in range(0, len(gids), MAX_GRAPHQL_FIRST):
+            chunk = gids[start:start + MAX_GRAPHQL_FIRST]
+            body = self.http.post_json(f"{self.prefix}/graphql.json",
+                                       {"query": NODES_QUERY, "variables": {"ids": chunk}})
+            if not isinstance(body, dict) or body.get("errors") or "data" not in body:
+                problem = body.get("errors") if isinstance(body, dict) else body
+                raise ShoplineError(f"GraphQL nodes failed: {str(problem)[:300]}")
+            found = body["data"]["nodes"]
+            if not isinstance(found, list) or len(found) != len(chunk):
+                raise ShoplineError(f"GraphQL nodes answered {len(found) if isinstance(found, list) else found!r} "
+                                    f"nodes for {len(chunk)} ids")
+            yield found
+
+    def products_by_id(self, product_ids: list[str], variant_ids: list[str],
+                       missing: list[str]) -> Iterator[list[dict]]:
+        """The product nodes of these plain product ids and of these variants' products, each product once.
+
+        A product id the store does not have is appended to `missing`: it was deleted there. A variant it
+        does not have is skipped: its product's deletion is an event of its own."""
+        gids = ([to_gid("Product", i) for i in dict.fromkeys(product_ids)]
+                + [to_gid("ProductVariant", i) for i in dict.fromkeys(variant_ids)])
+        seen: set[str] = set()
+        offset = 0
+        for found in self.nodes(gids):
+            batch = []
+            for gid, node in zip(gids[offset:offset + len(found)], found):
+                product = node.get("product") if isinstance(node, dict) and "/ProductVariant/" in gid else node
+                if not isinstance(product, dict):
+                    if "/Product/" in gid:
+                        missing.append(from_gid(gid, "Product"))
+                elif product.get("id") not in seen:
+                    seen.add(product.get("id"))
+                    batch.append(product)
+            offset += len(found)
+            if batch:
+                yield batch
 
     def rest(self, resource: str, *, limit: int = 250, since_id: str | None = None) -> Iterator[list[dict]]:
         """Every record of a REST resource (`orders`, `products`), following the Link header."""

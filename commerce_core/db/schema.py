@@ -434,8 +434,11 @@ webhook_events = Table(
     Column("payload", Text, nullable=False),
     Column("received_at", UtcDateTime, nullable=False),
     Column("run_key", String(128)),  # the run the sensor requested for it
+    # The run's own id, written by the run when it starts: the sensor only knows the key at tick time.
+    Column("run_id", String(64)),
     UniqueConstraint("source", "event_id"),
     Index(None, "source", "id"),
+    Index(None, "run_key"),  # a starting run finds its events by key
 )
 
 # --- E-invoicing (seeds/003): every table holds tenant data, so every table has tenant_id --------

@@ -54,7 +54,9 @@ def from_shopline(order: dict) -> dict:
         "currency": order.get("currency") or "TWD",
         "subtotal": sum((line["unitPrice"] * line["quantity"] for line in lines), Decimal(0)),
         "total": _decimal(order.get("total_price"), "total_price"),
-        "status": {"paid": "processing", "refunded": "cancelled"}.get(payment, "pending"),
+        # Shopline marks a cancelled order by cancelled_at, whatever happened to the payment.
+        "status": "cancelled" if order.get("cancelled_at") else {"paid": "processing", "refunded": "cancelled"}.get(
+            payment, "pending"),
         "paymentStatus": payment,
         "fulfillmentStatus": "unfulfilled",
         "orderDate": ordered_at,

@@ -40,6 +40,13 @@ def mark_requested(conn: Connection, ids: list[int], run_key: str) -> None:
                      .values(run_key=run_key))
 
 
+def record_run(conn: Connection, run_key: str, run_id: str) -> int:
+    """The run started for `run_key` writes its id on the events it handles (the sensor only knew the key);
+    idempotent, and a re-execution under the same key leaves its own id. Returns how many events it handles."""
+    return conn.execute(update(webhook_events).where(webhook_events.c.run_key == run_key)
+                        .values(run_id=run_id)).rowcount
+
+
 def prune_handled(conn: Connection, before: datetime) -> int:
     """Handled events (a run was requested for them) older than `before`."""
     return conn.execute(delete(webhook_events).where(webhook_events.c.run_key.is_not(None),

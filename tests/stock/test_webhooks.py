@@ -67,4 +67,11 @@ def test_shopline_webhooks_accept_hex_and_base64_signatures(database_url):
         assert post(client, "products/update", {"id": "101"}, unique("w"), secret="forged").status_code == 401
         assert post(client, "themes/publish", {"id": "1"}, unique("w")).json() == {"accepted": False,
                                                                                    "ignored": "themes/publish"}
-    assert _stored(database_url, "shopline") == 3
+        level = {"inventory_item_id": "57039", "location_id": "54217", "variant_id": "18057", "available": 4}
+        assert post(client, "inventory_levels/update", level, unique("w")).status_code == 200
+        assert post(client, "products/delete", {"title": "no id"}, unique("w")).json()["field"] == "id"
+    assert _stored(database_url, "shopline") == 4
+    with get_engine(database_url).connect() as conn:
+        about = dict(conn.execute(select(webhook_events.c.event_type, webhook_events.c.resource_id).where(
+            webhook_events.c.event_type.in_(["products/update", "inventory_levels/update"]))).all())
+    assert about == {"products/update": "101", "inventory_levels/update": "18057"}  # a level names its variant
