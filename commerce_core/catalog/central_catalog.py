@@ -15,7 +15,7 @@ from decimal import Decimal
 from functools import partial
 
 import orjson
-from sqlalchemy import Engine, and_, or_, select
+from sqlalchemy import Engine, Row, and_, or_, select
 
 from commerce_core.bulk_work import fewer_gc_passes
 from commerce_core.catalog.pending import iter_pending
@@ -142,20 +142,20 @@ class _CatalogBatch:
     images: list[dict] = field(default_factory=list)
 
 
-def _catalog_batch(supplier_id: str, actor: str, batch: list[dict], result: CatalogWriteResult) -> _CatalogBatch:
+def _catalog_batch(supplier_id: str, actor: str, batch: list[Row], result: CatalogWriteResult) -> _CatalogBatch:
     now = utcnow()
     out = _CatalogBatch()
     for row in batch:
         result.processed += 1
-        if row["outcome"] == "deleted":
-            out.archives.append({"id": row["existing_id"], "status": "Archived", "is_active": False,
+        if row.outcome == "deleted":
+            out.archives.append({"id": row.existing_id, "status": "Archived", "is_active": False,
                                  "archived_at": now, "updated_at": now, "updated_by": actor,
                                  "content_hash": DELETED_HASH})
             continue
-        product = {**orjson.loads(row["product"]), **orjson.loads(row["enrichment"])}
-        product_id = row["existing_id"] or product_uuid(supplier_id, row["external_id"])
-        out.upserts.append(_product_row(product_id, product, row["content_hash"], now, actor))
-        if row["existing_id"] is None:
+        product = {**orjson.loads(row.product), **orjson.loads(row.enrichment)}
+        product_id = row.existing_id or product_uuid(supplier_id, row.external_id)
+        out.upserts.append(_product_row(product_id, product, row.content_hash, now, actor))
+        if row.existing_id is None:
             result.inserted += 1
         else:
             result.updated += 1

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from functools import partial
 
 import orjson
-from sqlalchemy import Engine, and_, or_, select
+from sqlalchemy import Engine, Row, and_, or_, select
 
 from commerce_core.bulk_work import fewer_gc_passes
 from commerce_core.catalog.enrichment import CATALOG_LANGUAGES, Enricher, Enrichment, enrichable_text, text_hash
@@ -110,11 +110,11 @@ def enrich_pending(engine: Engine, supplier_id: str, job_id: uuid.UUID, enricher
     return result
 
 
-def _enrich_batch(engine: Engine, supplier_id: str, job_id: uuid.UUID, enricher: Enricher, batch: list[dict],
+def _enrich_batch(engine: Engine, supplier_id: str, job_id: uuid.UUID, enricher: Enricher, batch: list[Row],
                   pool: ThreadPoolExecutor | None, result: EnrichmentResult) -> tuple[list[dict], dict]:
     now = utcnow()
-    texts = {row["external_id"]: enrichable_text(orjson.loads(row["product"]))
-             for row in batch if row["outcome"] == "valid"}
+    texts = {row.external_id: enrichable_text(orjson.loads(row.product))
+             for row in batch if row.outcome == "valid"}
     hashes = {external_id: text_hash(text) for external_id, text in texts.items()}
     known = _cached(engine, enricher, set(hashes.values())) if enricher.costly else {}
     result.cache_hits += sum(1 for digest in hashes.values() if digest in known)
@@ -135,10 +135,10 @@ def _enrich_batch(engine: Engine, supplier_id: str, job_id: uuid.UUID, enricher:
     base = {"supplier_id": supplier_id, "enriched_at": now, "import_job_id": job_id}
     for row in batch:
         result.processed += 1
-        external_id = row["external_id"]
-        if row["outcome"] == "deleted":
+        external_id = row.external_id
+        if row.outcome == "deleted":
             result.deleted += 1
-            rows.append({**base, "external_id": external_id, "source_hash": row["content_hash"],
+            rows.append({**base, "external_id": external_id, "source_hash": row.content_hash,
                          "outcome": "deleted", "enrichment": None, "content_hash": DELETED_HASH})
             continue
         digest = hashes[external_id]
@@ -150,20 +150,20 @@ def _enrich_batch(engine: Engine, supplier_id: str, job_id: uuid.UUID, enricher:
             enrichment, outcome, source_hash = ORIGINAL, "original", FAILED_SOURCE_HASH
         else:
             result.enriched += 1
-            outcome, source_hash = "enriched", row["content_hash"]
+            outcome, source_hash = "enriched", row.content_hash
         for language in enrichment["missingLanguages"]:
             result.missing_languages[language] = result.missing_languages.get(language, 0) + 1
         enrichment_json = canonical_json(enrichment)
         rows.append({**base, "external_id": external_id, "source_hash": source_hash, "outcome": outcome,
                      "enrichment": enrichment_json.decode(),
-                     "content_hash": enriched_content_hash(row["content_hash"], enrichment_json)})
+                     "content_hash": enriched_content_hash(row.content_hash, enrichment_json)})
     return rows, computed
 
 
-def _write_batch(engine: Engine, enricher: Enricher, batch: list[dict], rows: list[dict], computed: dict) -> None:
+def _write_batch(engine: Engine, enricher: Enricher, batch: list[Row], rows: list[dict], computed: dict) -> None:
     now = utcnow()
     with engine.begin() as conn:
-        new_ids = {row["external_id"] for row in batch if row["is_new"]}
+        new_ids = {row.external_id for row in batch if row.is_new}
         save_rows(conn, enriched_products, rows, keys=("supplier_id", "external_id"),
                   is_new=[row["external_id"] in new_ids for row in rows])
         if enricher.costly and computed:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from functools import partial
 
 import orjson
-from sqlalchemy import Engine, and_, or_, select
+from sqlalchemy import Engine, Row, and_, or_, select
 
 from commerce_core.bulk_work import fewer_gc_passes
 from commerce_core.catalog.models import content_hash
@@ -72,26 +72,26 @@ def validate_pending(engine: Engine, supplier_id: str, job_id: uuid.UUID, *, bat
     return result
 
 
-def _validate_batch(supplier_id: str, job_id: uuid.UUID, batch: list[dict], validate: Validator, mapper: Mapper,
+def _validate_batch(supplier_id: str, job_id: uuid.UUID, batch: list[Row], validate: Validator, mapper: Mapper,
                     result: ValidationResult, samples: list | None) -> tuple[list[dict], list[dict]]:
     now = utcnow()
     rows, rejects = [], []
     for staged in batch:
         result.processed += 1
-        row = {"supplier_id": supplier_id, "external_id": staged["external_id"],
-               "source_hash": staged["payload_hash"], "validated_at": now, "import_job_id": job_id}
-        if staged["payload_hash"] == DELETED_HASH:
+        row = {"supplier_id": supplier_id, "external_id": staged.external_id,
+               "source_hash": staged.payload_hash, "validated_at": now, "import_job_id": job_id}
+        if staged.payload_hash == DELETED_HASH:
             result.deleted += 1
             rows.append({**row, "outcome": "deleted", "product": None, "content_hash": DELETED_HASH})
             continue
-        record = orjson.loads(staged["payload"])
+        record = orjson.loads(staged.payload)
         violations = validate(record)
         if violations:
             result.rejected += 1
             rows.append({**row, "outcome": "rejected", "product": None, "content_hash": "rejected"})
             rejects.extend(
-                {"import_job_id": job_id, "supplier_id": supplier_id, "external_id": staged["external_id"],
-                 "rule": v.rule, "message": v.message, "record": staged["payload"][:20000], "created_at": now}
+                {"import_job_id": job_id, "supplier_id": supplier_id, "external_id": staged.external_id,
+                 "rule": v.rule, "message": v.message, "record": staged.payload[:20000], "created_at": now}
                 for v in violations
             )
             continue
@@ -104,8 +104,8 @@ def _validate_batch(supplier_id: str, job_id: uuid.UUID, batch: list[dict], vali
     return rows, rejects
 
 
-def _write_batch(engine: Engine, batch: list[dict], rows: list[dict], rejects: list[dict]) -> None:
+def _write_batch(engine: Engine, batch: list[Row], rows: list[dict], rejects: list[dict]) -> None:
     with engine.begin() as conn:
         save_rows(conn, validated_products, rows, keys=("supplier_id", "external_id"),
-                  is_new=[staged["is_new"] for staged in batch])
+                  is_new=[staged.is_new for staged in batch])
         insert_rows(conn, import_rejects, rejects)

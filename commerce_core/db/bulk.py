@@ -145,11 +145,17 @@ def _encoder(table: Table, column: str) -> Callable[[object], str]:
     if isinstance(column_type, JSON):
         return lambda value: _escape(orjson.dumps(value).decode())
     if isinstance(column_type, UtcDateTime):
+        last: list = [None, ""]
+
         def utc_text(value: datetime) -> str:
+            # A batch stamps most rows with one moment: format it once.
+            if value is last[0]:
+                return last[1]
             # COPY bypasses UtcDateTime's bind check, so its rule is enforced here.
             if value.tzinfo is None:
                 raise ValueError(f"naive datetime {value!r} for {table.name}.{column}: pass an aware UTC datetime")
-            return value.isoformat()
+            last[:] = value, value.isoformat()
+            return last[1]
         return utc_text
     if isinstance(column_type, Boolean):
         return lambda value: "t" if value else "f"
