@@ -39,7 +39,7 @@ from commerce_core.http.resilience import CircuitOpenError, HttpCallError, Perma
 
 VARIANTS_CURSOR = "shopline:variants:fetched_at"
 # Staged records carry the time their batch was read, and batches are written a moment later
-# (write-behind): records fetched in the last minutes are read again so a late commit is not missed.
+# (write-behind): the cursor stays this far behind the clock, so a batch committed late is still read.
 VARIANTS_LAG = timedelta(minutes=2)
 CHUNK = 1000
 
@@ -88,20 +88,18 @@ def refresh_variants(engine: Engine, now: datetime) -> int:
     products were re-read. A variant keeps the inventory_item_id already read for it."""
     with engine.connect() as conn:
         since = get_cursor(conn, VARIANTS_CURSOR)
-        query = select(supplier_records.c.external_id, supplier_records.c.fetched_at).where(
+        query = select(supplier_records.c.external_id).where(
             supplier_records.c.supplier_id == SHOPLINE_SUPPLIER_ID)
         if since:
-            query = query.where(supplier_records.c.fetched_at >= datetime.fromisoformat(since))
-        changed = conn.execute(query).all()
-    if not changed:
-        return 0
-    product_ids = [external_id for external_id, _ in changed]
+            query = query.where(supplier_records.c.fetched_at > datetime.fromisoformat(since))
+        product_ids = conn.execute(query).scalars().all()
     for start in range(0, len(product_ids), CHUNK):
         with engine.begin() as conn:
             _refresh_chunk(conn, product_ids[start:start + CHUNK], now)
-    newest = max(fetched_at for _, fetched_at in changed)
-    with engine.begin() as conn:
-        set_cursor(conn, VARIANTS_CURSOR, min(newest, now - VARIANTS_LAG).isoformat())
+    horizon = now - VARIANTS_LAG
+    if since is None or horizon > datetime.fromisoformat(since):
+        with engine.begin() as conn:
+            set_cursor(conn, VARIANTS_CURSOR, horizon.isoformat())
     return len(product_ids)
 
 

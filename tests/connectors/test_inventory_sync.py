@@ -123,6 +123,11 @@ def test_pushes_reach_shopline_through_the_sensor_and_the_asset(database_url, sh
     assert materialization_metadata(_sync(resources), "shopline_inventory_sync")["succeeded"] == 1
     assert httpx.get(f"{app.url}/_sim/inventory").json()["levels"][sku]["available"] == 0
 
+    # Back into the hub: the levels Shopline now holds come with the next incremental product read.
+    reread = materialize([shopline_products], resources=resources, instance=DagsterInstance.ephemeral())
+    staged = materialization_metadata(reread, "shopline_products")
+    assert (staged["mode"], staged["changed"]) == ("incremental", 2)  # products 1 and 2; the unlimited one untouched
+
 
 def test_failures_are_retried_with_backoff_then_alerted_and_an_open_circuit_defers(database_url, shopline,
                                                                                   alert_sink):
