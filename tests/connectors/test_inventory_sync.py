@@ -4,6 +4,7 @@ shopline_inventory_sync sets them through the Shopline simulator (real HTTP), on
 from __future__ import annotations
 
 import hashlib
+import uuid
 from datetime import datetime, timedelta, timezone
 from urllib.parse import quote_from_bytes
 
@@ -14,7 +15,9 @@ from lxml import etree
 from sqlalchemy import select, update
 
 from commerce_core.db.engine import get_engine
-from commerce_core.db.schema import inventory_sync_log
+from commerce_core.catalog.supplier_staging import tombstone
+from commerce_core.connectors.inventory_sync import refresh_variants
+from commerce_core.db.schema import inventory_sync_log, shopline_variants
 from commerce_core.settings import LOCAL_NEXTENGINE_STORE
 from hub_assets.inventory_sync import shopline_inventory_sync
 from hub_assets.shopline_products import shopline_products
@@ -122,6 +125,18 @@ def test_pushes_reach_shopline_through_the_sensor_and_the_asset(database_url, sh
         assert _push(client, sku, "0", now - timedelta(minutes=1)) == 0
     assert materialization_metadata(_sync(resources), "shopline_inventory_sync")["succeeded"] == 1
     assert httpx.get(f"{app.url}/_sim/inventory").json()["levels"][sku]["available"] == 0
+
+    # The SKU map follows the catalog: a product deleted at Shopline takes its variants along; the
+    # inventory item ids already read are kept for the others.
+    with get_engine(database_url).connect() as conn:
+        items = dict(conn.execute(select(shopline_variants.c.sku, shopline_variants.c.inventory_item_id)).all())
+    assert items[sku] and items[other] and items[unlimited] is None  # read once, for the SKUs sent
+    tombstone(get_engine(database_url), "SHOPLINE", [store.product_id(1)], uuid.uuid4())
+    refresh_variants(get_engine(database_url), datetime.now(timezone.utc))
+    with get_engine(database_url).connect() as conn:
+        after = dict(conn.execute(select(shopline_variants.c.sku, shopline_variants.c.inventory_item_id)).all())
+    assert other not in after and after[sku] == items[sku] and len(after) == len(items) - len(
+        store.product(1)["variants"])
 
     # Back into the hub: the levels Shopline now holds come with the next incremental product read.
     reread = materialize([shopline_products], resources=resources, instance=DagsterInstance.ephemeral())
