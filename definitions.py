@@ -8,6 +8,7 @@ from dagster import Definitions, EnvVar
 
 from hub_assets.catalog import CATALOG_ASSETS, CATALOG_CHECKS, NEXTENGINE_ASSETS, SHOPLINE_ASSETS
 from hub_assets.freshness import FRESHNESS_CHECKS, freshness_checks_sensor
+from hub_assets.inventory_sync import INVENTORY_SYNC_ASSETS
 from hub_assets.invoices import INVOICE_ASSETS
 from hub_assets.monitoring import MONITORING_ASSETS
 from hub_assets.orders import ORDER_ASSETS
@@ -37,6 +38,7 @@ from schedules.invoice_schedules import INVOICE_SCHEDULES
 from schedules.monitoring_schedules import MONITORING_SCHEDULES
 from schedules.region_schedules import REGION_SCHEDULES
 from schedules.stock_schedules import STOCK_SCHEDULES
+from sensors.inventory_sync import INVENTORY_SYNC_SENSORS
 from sensors.invoice_files import INVOICE_SENSORS
 from sensors.run_failures import FAILURE_SENSORS
 from sensors.stock_events import STOCK_SENSORS
@@ -67,12 +69,12 @@ def build_resources() -> dict:
 
 defs = Definitions(
     assets=[*CATALOG_ASSETS, *NEXTENGINE_ASSETS, *SHOPLINE_ASSETS, *ORDER_ASSETS, *REGION_ASSETS, *STOCK_ASSETS,
-            *INVOICE_ASSETS, *MONITORING_ASSETS],
+            *INVOICE_ASSETS, *MONITORING_ASSETS, *INVENTORY_SYNC_ASSETS],
     asset_checks=[*CATALOG_CHECKS, *FRESHNESS_CHECKS],
     jobs=[*CATALOG_JOBS, *REGION_JOBS, *STOCK_JOBS, *WEBHOOK_JOBS, *INVOICE_JOBS, *MONITORING_JOBS],
     schedules=[*CATALOG_SCHEDULES, *REGION_SCHEDULES, *STOCK_SCHEDULES, *INVOICE_SCHEDULES,
                *MONITORING_SCHEDULES],
     sensors=[*STOCK_SENSORS, *WEBHOOK_SENSORS, *REGION_REFRESH_SENSORS, *FAILURE_SENSORS, *INVOICE_SENSORS,
-             freshness_checks_sensor],
+             freshness_checks_sensor, *INVENTORY_SYNC_SENSORS],
     resources=build_resources(),
 )

@@ -5,13 +5,17 @@ from contextlib import closing
 from dagster import AssetExecutionContext, MaterializeResult, asset
 from pydantic import Field
 
+from commerce_core.catalog.models import parse_utc
+from commerce_core.connectors.converters import shopline_graphql_query
 from commerce_core.connectors.shopline_mapping import SHOPLINE_SUPPLIER_ID, product_key
 from hub_assets.run_context import record_webhook_run
-from hub_assets.source_import import FullListingImportConfig, import_by_ids, import_full_listing
+from hub_assets.source_import import SourceImportConfig, import_by_ids, import_listing
 from resources import CatalogDatabase, ShoplineResource
 
+SHOPLINE_CURSOR = "shopline:products:updated_since"
 
-class ShoplineImportConfig(FullListingImportConfig):
+
+class ShoplineImportConfig(SourceImportConfig):
     product_ids: list[str] = Field(
         default_factory=list,
         description="Only these products (plain Shopline ids) instead of the whole listing; one the store no "
@@ -29,8 +33,9 @@ class ShoplineImportConfig(FullListingImportConfig):
     kinds={"python", "sql"},
     tags={"hub/source": "shopline"},
     description="Raw Shopline products (GraphQL, Relay cursors; GIDs kept as plain ids), staged in "
-    "supplier_records beside the other sources; products the store no longer lists are archived. With "
-    "product_ids / variant_ids (webhooks), only those products are read (nodes(ids:)).",
+    "supplier_records beside the other sources: products updated since the stored cursor (an `updated_at` "
+    "search), or the whole listing, which archives products the store no longer lists. With product_ids / "
+    "variant_ids (webhooks), only those products are read (nodes(ids:)).",
 )
 def shopline_products(context: AssetExecutionContext, config: ShoplineImportConfig, catalog_db: CatalogDatabase,
                       shopline: ShoplineResource) -> MaterializeResult:
@@ -47,7 +52,9 @@ def shopline_products(context: AssetExecutionContext, config: ShoplineImportConf
                 batches=client.products_by_id(config.product_ids, config.variant_ids, missing), missing=missing,
                 key=product_key, extra_metadata=handled,
             )
-        return import_full_listing(
+        return import_listing(
             context, engine, config, supplier_id=SHOPLINE_SUPPLIER_ID, asset_name="shopline_products",
-            pages=lambda: client.products(shopline.page_size), key=product_key, extra_metadata=handled,
+            cursor_name=SHOPLINE_CURSOR,
+            pages=lambda spec: client.products(shopline.page_size, search=shopline_graphql_query(spec)),
+            key=product_key, updated_at=lambda node: parse_utc(node.get("updatedAt")), extra_metadata=handled,
         )

@@ -45,15 +45,33 @@ serp_manual_import_job = define_asset_job(
 nextengine_import_job = define_asset_job(
     "nextengine_import",
     selection=AssetSelection.assets(*NEXTENGINE_ASSETS, *CATALOG_ASSETS[1:]),
+    description="Next Engine goods modified since the stored cursor into the central catalog (the whole listing "
+    "on the first run).",
+    tags=CATALOG_RUN_TAGS,
+)
+
+nextengine_full_import_job = define_asset_job(
+    "nextengine_full_import",
+    selection=AssetSelection.assets(*NEXTENGINE_ASSETS, *CATALOG_ASSETS[1:]),
     description="The whole Next Engine goods listing into the central catalog; goods no longer listed are archived.",
+    config={"ops": {"nextengine_products": {"config": {"mode": "full"}}}},
     tags=CATALOG_RUN_TAGS,
 )
 
 shopline_import_job = define_asset_job(
     "shopline_import",
     selection=AssetSelection.assets(*SHOPLINE_ASSETS, *CATALOG_ASSETS[1:]),
+    description="Shopline products updated since the stored cursor (GraphQL) into the central catalog (the whole "
+    "listing on the first run).",
+    tags=CATALOG_RUN_TAGS,
+)
+
+shopline_full_import_job = define_asset_job(
+    "shopline_full_import",
+    selection=AssetSelection.assets(*SHOPLINE_ASSETS, *CATALOG_ASSETS[1:]),
     description="The whole Shopline product listing (GraphQL) into the central catalog; products no longer "
     "listed are archived.",
+    config={"ops": {"shopline_products": {"config": {"mode": "full"}}}},
     tags=CATALOG_RUN_TAGS,
 )
 
@@ -65,4 +83,4 @@ orders_import_job = define_asset_job(
 )
 
 CATALOG_JOBS = [serp_full_import_job, serp_incremental_import_job, serp_manual_import_job, nextengine_import_job,
-                shopline_import_job, orders_import_job]
+                nextengine_full_import_job, shopline_import_job, shopline_full_import_job, orders_import_job]

@@ -21,6 +21,9 @@ class ShoplineResource(ConfigurableResource):
     timeout_seconds: float = 30.0
     max_attempts: int = Field(default=4, ge=1)
     backoff_seconds: float = Field(default=2.0, ge=0)
+    inventory_location_id: Optional[str] = Field(
+        default=None, description="Where pushed stock is set (inventory_levels/set.json); empty: the store's "
+        "default location, read from locations/list.json.")
 
     def create_client(self, on_retry: Callable[[str], None] | None = None) -> ShoplineClient:
         settings = load_settings()

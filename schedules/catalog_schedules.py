@@ -3,10 +3,12 @@
 from dagster import DefaultScheduleStatus, ScheduleDefinition
 
 from jobs.catalog_jobs import (
+    nextengine_full_import_job,
     nextengine_import_job,
     orders_import_job,
     serp_full_import_job,
     serp_incremental_import_job,
+    shopline_full_import_job,
     shopline_import_job,
 )
 
@@ -48,8 +50,17 @@ nextengine_import_schedule = ScheduleDefinition(
     job=nextengine_import_job,
     cron_schedule="30 * * * *",
     execution_timezone=TIMEZONE,
-    description="Next Engine goods every hour at :30 (the listing has no change filter: a full read, cheap "
-    "because unchanged goods are not staged again).",
+    description="Next Engine goods modified since the last read, every hour at :30.",
+    default_status=DefaultScheduleStatus.RUNNING,
+)
+
+# Incremental reads cannot see deletions: once a day the whole listing archives what vanished.
+nextengine_full_import_schedule = ScheduleDefinition(
+    name="nextengine_full_import_daily",
+    job=nextengine_full_import_job,
+    cron_schedule="30 2 * * *",
+    execution_timezone=TIMEZONE,
+    description="The whole Next Engine goods listing at 02:30 Taipei: archives goods no longer listed.",
     default_status=DefaultScheduleStatus.RUNNING,
 )
 
@@ -58,7 +69,17 @@ shopline_import_schedule = ScheduleDefinition(
     job=shopline_import_job,
     cron_schedule="45 * * * *",
     execution_timezone=TIMEZONE,
-    description="Shopline products every hour at :45 (webhooks bring single changes sooner, issue 6).",
+    description="Shopline products updated since the last read, every hour at :45 (webhooks bring single "
+    "changes sooner, issue 6).",
+    default_status=DefaultScheduleStatus.RUNNING,
+)
+
+shopline_full_import_schedule = ScheduleDefinition(
+    name="shopline_full_import_daily",
+    job=shopline_full_import_job,
+    cron_schedule="45 2 * * *",
+    execution_timezone=TIMEZONE,
+    description="The whole Shopline product listing at 02:45 Taipei: archives products no longer listed.",
     default_status=DefaultScheduleStatus.RUNNING,
 )
 
@@ -72,4 +93,5 @@ orders_import_schedule = ScheduleDefinition(
 )
 
 CATALOG_SCHEDULES = [serp_full_sync_schedule, serp_incremental_sync_schedule, serp_price_availability_schedule,
-                     nextengine_import_schedule, shopline_import_schedule, orders_import_schedule]
+                     nextengine_import_schedule, nextengine_full_import_schedule, shopline_import_schedule,
+                     shopline_full_import_schedule, orders_import_schedule]

@@ -1,8 +1,9 @@
-"""Stock reconciliation every 15 minutes and the webhook inbox's daily pruning (Asia/Taipei)."""
+"""Stock reconciliation every 15 minutes, the inventory sync sweep every 10, and the webhook inbox's daily
+pruning (Asia/Taipei)."""
 
 from dagster import DefaultScheduleStatus, ScheduleDefinition
 
-from jobs.stock_jobs import stock_reconciliation_job
+from jobs.stock_jobs import shopline_inventory_sync_job, stock_reconciliation_job
 from jobs.webhook_jobs import prune_webhook_events
 from schedules.catalog_schedules import TIMEZONE
 
@@ -24,4 +25,15 @@ prune_webhook_events_schedule = ScheduleDefinition(
     default_status=DefaultScheduleStatus.RUNNING,
 )
 
-STOCK_SCHEDULES = [stock_reconciliation_schedule, prune_webhook_events_schedule]
+# The sensor starts a sync as soon as pushes arrive; this sweep also covers a run that died before
+# recording anything (the sensor does not ask twice for the same backlog).
+shopline_inventory_sync_schedule = ScheduleDefinition(
+    name="shopline_inventory_sync_every_10_minutes",
+    job=shopline_inventory_sync_job,
+    cron_schedule="*/10 * * * *",
+    execution_timezone=TIMEZONE,
+    description="Sweep: send whatever Next Engine stock pushes are still pending or due for a retry to Shopline.",
+    default_status=DefaultScheduleStatus.RUNNING,
+)
+
+STOCK_SCHEDULES = [stock_reconciliation_schedule, prune_webhook_events_schedule, shopline_inventory_sync_schedule]

@@ -7,11 +7,14 @@ from dagster import DefaultSensorStatus, RunFailureSensorContext, run_failure_se
 from jobs.catalog_jobs import CATALOG_JOBS
 from jobs.invoice_jobs import INVOICE_JOBS
 from jobs.region_jobs import REGION_JOBS
+from jobs.stock_jobs import shopline_inventory_sync_job
 from resources import NotifierResource
 
 
-@run_failure_sensor(monitored_jobs=[*CATALOG_JOBS, *REGION_JOBS, *INVOICE_JOBS], default_status=DefaultSensorStatus.RUNNING,
-                    description="Alerts (HUB_NOTIFY_WEBHOOK_URL, else the log) for every failed import, region or invoice run.")
+@run_failure_sensor(monitored_jobs=[*CATALOG_JOBS, *REGION_JOBS, *INVOICE_JOBS, shopline_inventory_sync_job],
+                    default_status=DefaultSensorStatus.RUNNING,
+                    description="Alerts (HUB_NOTIFY_WEBHOOK_URL, else the log) for every failed import, region, "
+                    "invoice or Shopline inventory sync run.")
 def import_failure_alert(context: RunFailureSensorContext, notifier: NotifierResource):
     run = context.dagster_run
     message = context.failure_event.message or "the run failed"

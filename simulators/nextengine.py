@@ -7,6 +7,11 @@ newest pair is valid afterwards); errors are HTTP 200 with `"result": "error"`, 
 Next Engine does. Records are generated lazily from (seed, index). The clock is
 simulated (`app.state.clock`) so tests can expire tokens without sleeping. Admin
 routes under /_sim/ need no tokens and are never faulted.
+
+Search conditions (Next Engine's `<field>-gte` / `<field>-in` form fields) are honoured
+for goods (`goods_last_modified_date-gte`, `goods_id-in`) and stock
+(`stock_last_modified_date-gte`, `stock_goods_id-in`): offset, limit and `count` then
+apply to the matching records. Any other condition is refused (003001), never ignored.
 """
 
 from __future__ import annotations
@@ -14,6 +19,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import hashlib
+import heapq
+import itertools
 import random
 import secrets
 import threading
@@ -167,19 +174,44 @@ class NextEngineData:
 
     def change(self, count: int, now: datetime | None = None) -> list[str]:
         """Bump price, stock and last-modified of `count` seeded products; returns their ids."""
-        now = now or datetime.now(timezone.utc)
         with self._lock:
             count = min(max(count, 0), self.products)
-            if not count:
-                return []
             chosen = sorted(self._rng.sample(range(self.products), count))
+        return self.change_indices(chosen, now)
+
+    def change_indices(self, indices: list[int], now: datetime | None = None) -> list[str]:
+        """Bump price, stock and last-modified of the goods at these indices (e.g. in the middle of a walk)."""
+        now = now or datetime.now(timezone.utc)
+        if not indices:
+            return []
+        with self._lock:
             # Strictly increasing stamps, whole seconds (the API's resolution).
             stamp = max(now.replace(microsecond=0), self._last_stamp + timedelta(seconds=1))
             self._last_stamp = stamp
-            for i in chosen:
+            for i in indices:
                 self._versions[i] = self._versions.get(i, 0) + 1
                 self._modified[i] = stamp
-        return [self.goods_id(i) for i in chosen]
+        return [self.goods_id(i) for i in indices]
+
+    def matching(self, modified_min: datetime | None, goods_ids: set[str] | None) -> list[int]:
+        """Indices (in goods id order) of the goods modified at or after `modified_min` and in `goods_ids`."""
+        if goods_ids is not None:
+            candidates = iter(sorted(i for g in goods_ids if (i := self.index_of(g)) is not None))
+        elif modified_min is not None:
+            # Generated stamps grow with the index; a change only moves a stamp later.
+            first_late = max(0, min(self.products, int((modified_min - T0).total_seconds() // 60)))
+            with self._lock:
+                changed = sorted(self._modified)
+            candidates = (i for i, _ in itertools.groupby(heapq.merge(range(first_late, self.products), changed)))
+        else:
+            candidates = iter(range(self.products))
+        return [i for i in candidates if modified_min is None or self._state(i)[1] >= modified_min]
+
+    def index_of(self, goods_id: str) -> int | None:
+        if not goods_id.startswith("NE-") or not goods_id[3:].isdigit():
+            return None
+        index = int(goods_id[3:]) - 1
+        return index if 0 <= index < self.products else None
 
     @property
     def changed_count(self) -> int:
@@ -295,6 +327,30 @@ def _error(code: str, message: str) -> Response:
     return _json({"result": "error", "code": code, "message": message})
 
 
+_CONDITION_SUFFIXES = ("-gte", "-gt", "-lte", "-lt", "-eq", "-neq", "-in", "-nin", "-like", "-nlike", "-null", "-nnull")
+_CONDITIONS = {
+    GOODS_PATH: ("goods_last_modified_date-gte", "goods_id-in"),
+    STOCK_PATH: ("stock_last_modified_date-gte", "stock_goods_id-in"),
+    ORDERS_PATH: (),
+}
+
+
+def _conditions(path: str, form: dict[str, list[str]]) -> tuple[datetime | None, set[str] | None] | None:
+    """(modified at or after, ids) from the search conditions; None when a condition is not supported."""
+    modified_min, ids = None, None
+    for name, values in form.items():
+        if not name.endswith(_CONDITION_SUFFIXES):
+            continue
+        if name not in _CONDITIONS[path]:
+            return None
+        value = values[-1]
+        if name.endswith("-gte"):
+            modified_min = datetime.strptime(value, "%Y-%m-%d %H:%M:%S").replace(tzinfo=JST)
+        else:
+            ids = {v.strip() for v in value.split(",") if v.strip()}
+    return modified_min, ids
+
+
 def _int_field(form: dict[str, list[str]], name: str, default: int) -> int:
     values = form.get(name)
     return int(values[-1]) if values else default
@@ -342,6 +398,14 @@ def create_app(
             stats.bump("bad_requests")
             return _error(ERR_PARAM, "offset must be an integer >= 0 and limit an integer >= 1")
         limit = min(limit, MAX_LIMIT)
+        try:
+            conditions = _conditions(path, form)
+        except ValueError:
+            conditions = None
+        if conditions is None:
+            stats.bump("bad_requests")
+            return _error(ERR_PARAM, f"unsupported or malformed search condition; this endpoint takes "
+                                     f"{', '.join(_CONDITIONS[path]) or 'none'}")
 
         with fault_lock:
             u_kind, u_code, u_slow = fault_rng.random(), fault_rng.random(), fault_rng.random()
@@ -360,10 +424,16 @@ def create_app(
             stats.bump("rejected")
             return _error(ERR_TOKEN_INVALID, TOKEN_INVALID_MESSAGE)
         stats.bump("successes")
+        if conditions == (None, None):
+            count, records = data.total(path), data.page(path, offset, limit)
+        else:
+            matching = data.matching(*conditions)
+            make = data.product if path == GOODS_PATH else data.stock
+            count, records = len(matching), [make(i) for i in matching[offset:offset + limit]]
         return _json({
             "result": "success",
-            "count": str(data.total(path)),
-            "data": data.page(path, offset, limit),
+            "count": str(count),
+            "data": records,
             **pair.body(),
         })
 

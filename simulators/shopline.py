@@ -15,6 +15,17 @@ Product GID's product node and each ProductVariant GID's `{id, product {...}}`,
 or null for an id the store does not have (a deleted product). Deleted products
 leave the listings. Changes made through the admin routes are sent as signed
 webhooks to a configured URL (`simulators/shopline_webhooks.py`).
+Inventory (the real Open API's shape; the contract names no inventory endpoint):
+GET .../locations/list.json (one default location), GET .../products/variants/{id}.json
+(a variant with its `inventory_item_id`) and POST .../inventory_levels/set.json
+`{"inventory_item_id", "location_id", "available"}`, which stores the variant's level:
+REST `inventory_quantity` and GraphQL `inventoryQuantity` show it from then on, and the
+product's updated_at moves (so an incremental read sees it). GET /_sim/inventory lists
+every level set and the order the set calls arrived in.
+The products connection also takes `query:` in the search syntax the hub's converters
+write (`updated_at:>='...'`, `(id:1 OR id:2)`, `status:active`, joined by AND). It is
+evaluated lazily: `hasNextPage` says more candidates remain, so a filtered walk can end
+with an empty page, as real cursor APIs' can.
 """
 
 from __future__ import annotations
@@ -24,11 +35,13 @@ import asyncio
 import base64
 import binascii
 import hashlib
+import heapq
+import itertools
 import random
 import re
 import secrets
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -65,6 +78,11 @@ TPE = timezone(timedelta(hours=8))
 T0 = datetime(2025, 1, 1, tzinfo=timezone.utc)
 PRODUCT_ID_BASE, PRODUCT_ID_STEP = 16_057_190_000_000, 37
 VARIANT_ID_BASE = 18_057_190_000_000
+INVENTORY_ITEM_ID_BASE = 19_057_190_000_000
+LOCATION_ID = "54217042481355"
+INVENTORY_SET_PATH = BASE_PATH + "/inventory_levels/set.json"
+VARIANT_PATH = BASE_PATH + "/products/variants/{variant_id}.json"
+LOCATIONS_PATH = BASE_PATH + "/locations/list.json"
 ORDER_ID_BASE, ORDER_ID_STEP = 21_057_190_000_000, 53
 CUSTOMER_ID_BASE = 46_057_190_000_000
 IMAGE_HOST = "https://img.myshopline.com/image/store/sim"
@@ -113,12 +131,13 @@ class ShoplineStore:
         self._versions: dict[int, int] = {}
         self._modified: dict[int, datetime] = {}
         self._deleted: set[int] = set()
-        self._available: dict[tuple[int, int], int] = {}  # (product index, variant k) set through the admin
         self._orders_placed: dict[int, datetime] = {}  # orders created through the admin, when
         self._order_states: dict[int, tuple[str, datetime]] = {}  # order index -> ("paid" | "cancelled", when)
         self._last_stamp = T0
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
+        self._inventory: dict[str, int] = {}  # variant id -> level set (inventory_levels/set.json or the admin)
+        self._inventory_sets: list[tuple[str, int]] = []  # (variant id, available) in arrival order
 
     # -- ids -------------------------------------------------------------------
     @staticmethod
@@ -133,6 +152,18 @@ class ShoplineStore:
     def variant_id(index: int, k: int) -> str:
         return str(VARIANT_ID_BASE + index * 10 + k + 1)
 
+    @staticmethod
+    def inventory_item_id(index: int, k: int) -> str:
+        return str(INVENTORY_ITEM_ID_BASE + index * 10 + k + 1)
+
+    def variant_position(self, variant_or_item_id: str, base: int = VARIANT_ID_BASE) -> tuple[int, int]:
+        """(product index, variant number) of an existing variant (or inventory item) id; ValueError otherwise."""
+        offset = int(variant_or_item_id) - base - 1
+        index, k = divmod(offset, 10)
+        if offset < 0 or index >= self.products or k >= self.variant_count(index):
+            raise ValueError(f"unknown id {variant_or_item_id}")
+        return index, k
+
     def total(self, kind: str) -> int:
         return self.orders if kind == "orders" else self.products
 
@@ -140,14 +171,6 @@ class ShoplineStore:
         """Index of the first record of `kind` whose numeric id is > since_id."""
         base, step = (ORDER_ID_BASE, ORDER_ID_STEP) if kind == "orders" else (PRODUCT_ID_BASE, PRODUCT_ID_STEP)
         return min(max(0, (since_id - base) // step), self.total(kind))
-
-    def variant_of(self, variant_id: str) -> tuple[int, int]:
-        """(product index, k) of an existing variant id; ValueError if it is not one."""
-        offset = int(variant_id) - VARIANT_ID_BASE - 1
-        index, k = divmod(offset, 10)
-        if offset < 0 or not 0 <= index < self.products or k >= self.variant_count(index):
-            raise ValueError(f"unknown variant id {variant_id}")
-        return index, k
 
     def variant_count(self, index: int) -> int:
         return 1 + _digest(self.seed, index, "product")[4] % 3
@@ -198,7 +221,8 @@ class ShoplineStore:
                 "sku": f"SL-{index + 1:07d}-{k + 1}",
                 "price": f"{price + 50 * k}.00",
                 "currency": CURRENCY,
-                "inventory_quantity": self._available.get((index, k), (h[10 + k] + 3 * version) % 40),
+                "inventory_quantity": self._inventory.get(self.variant_id(index, k), (h[10 + k] + 3 * version) % 40),
+                "inventory_item_id": self.inventory_item_id(index, k),
             }
             for k in range(1 + h[4] % 3)
         ]
@@ -295,23 +319,88 @@ class ShoplineStore:
     # -- changes -----------------------------------------------------------------
     def change(self, count: int, now: datetime | None = None) -> list[str]:
         """Bump price, stock and updated_at of `count` seeded products; returns their ids."""
-        now = now or datetime.now(timezone.utc)
         with self._lock:
             count = min(max(count, 0), self.products)
-            if not count:
-                return []
             live = [i for i in range(self.products) if i not in self._deleted]
             chosen = sorted(self._rng.sample(live, min(count, len(live))))
+        return self.change_indices(chosen, now)
+
+    def change_indices(self, indices: list[int], now: datetime | None = None) -> list[str]:
+        """Bump price, stock and updated_at of the products at these indices (e.g. in the middle of a walk)."""
+        now = now or datetime.now(timezone.utc)
+        if not indices:
+            return []
+        with self._lock:
             stamp = self._next_stamp(now)
-            for i in chosen:
+            for i in indices:
                 self._versions[i] = self._versions.get(i, 0) + 1
                 self._modified[i] = stamp
-        return [self.product_id(i) for i in chosen]
+        return [self.product_id(i) for i in indices]
 
     def _next_stamp(self, now: datetime) -> datetime:
-        """Strictly increasing stamps, whole seconds (the API's resolution); the caller holds the lock."""
-        self._last_stamp = max(now.replace(microsecond=0), self._last_stamp + timedelta(seconds=1))
-        return self._last_stamp
+        """Strictly increasing stamps, whole seconds (the API's resolution); call with the lock held."""
+        stamp = max(now.replace(microsecond=0), self._last_stamp + timedelta(seconds=1))
+        self._last_stamp = stamp
+        return stamp
+
+    def set_inventory(self, inventory_item_id: str, available: int, now: datetime | None = None) -> dict[str, Any]:
+        """inventory_levels/set.json: the level of one variant; ValueError for an unknown item."""
+        index, k = self.variant_position(inventory_item_id, INVENTORY_ITEM_ID_BASE)
+        variant_id = self.variant_id(index, k)
+        with self._lock:
+            stamp = self._next_stamp(now or datetime.now(timezone.utc))
+            self._inventory[variant_id] = available
+            self._modified[index] = stamp
+            self._inventory_sets.append((variant_id, available))
+        return {"inventory_item_id": inventory_item_id, "location_id": LOCATION_ID, "available": available,
+                "variant_id": variant_id, "updated_at": format_time(stamp)}
+
+    def inventory_set_calls(self) -> list[tuple[str, int]]:
+        """(variant id, available) of every accepted set call, in arrival order."""
+        with self._lock:
+            return list(self._inventory_sets)
+
+    def inventory_levels(self) -> dict[str, dict[str, Any]]:
+        """Every level set so far, by SKU."""
+        with self._lock:
+            levels = dict(self._inventory)
+        out = {}
+        for variant_id, available in levels.items():
+            index, k = self.variant_position(variant_id)
+            out[f"SL-{index + 1:07d}-{k + 1}"] = {"variant_id": variant_id, "available": available,
+                                                  "inventory_item_id": self.inventory_item_id(index, k)}
+        return out
+
+    # -- search (the products connection's `query:`) -------------------------------
+    def search(self, start: int, first: int, spec: "ProductSearch") -> tuple[list[int], bool]:
+        """Up to `first` matching indices from `start` on, and whether candidates remain after them."""
+        candidates = self._candidates(start, spec)
+        found: list[int] = []
+        for i in candidates:
+            if spec.matches(self, i):
+                found.append(i)
+                if len(found) == first:
+                    break
+        return found, next(candidates, None) is not None
+
+    def _candidates(self, start: int, spec: "ProductSearch") -> Iterator[int]:
+        """Indices in id order that may match: an id list, or (with updated_at) the products whose
+        generated stamp is late enough plus every product changed since, else all of them."""
+        if spec.ids is not None:
+            return iter(sorted(i for i in spec.ids if start <= i < self.products))
+        if spec.updated_min is None:
+            return iter(range(start, self.products))
+        first_late = max(start, min(self.products, int((spec.updated_min - T0).total_seconds() // 60)))
+        with self._lock:
+            changed = sorted(i for i in self._modified if i >= start)
+        merged = heapq.merge(range(first_late, self.products), changed)
+        return (i for i, _ in itertools.groupby(merged))
+
+    def updated_at(self, index: int) -> datetime:
+        return self._state(index)[1]
+
+    def status(self, index: int) -> str:
+        return _STATUSES[_digest(self.seed, index, "product")[6] % len(_STATUSES)]
 
     def create(self, count: int, now: datetime | None = None) -> list[int]:
         """`count` new products after the last one; returns their indexes."""
@@ -339,11 +428,11 @@ class ShoplineStore:
 
     def set_available(self, variant_id: str, available: int) -> tuple[int, int]:
         """Set a live product's variant stock (one location); returns (product index, k). ValueError if unknown."""
-        index, k = self.variant_of(variant_id)
+        index, k = self.variant_position(variant_id)
         if not self.is_live(index):
             raise ValueError(f"variant {variant_id} belongs to a deleted product")
         with self._lock:
-            self._available[(index, k)] = available
+            self._inventory[variant_id] = available
         return index, k
 
     def place_orders(self, count: int, now: datetime | None = None) -> list[int]:
@@ -461,6 +550,67 @@ def _graphql_args(query: str, variables: dict[str, Any]) -> tuple[Any, Any]:
     return first, after
 
 
+_QUERY_LITERAL = re.compile(r'\bquery\s*:\s*"((?:[^"\\]|\\.)*)"')
+_QUERY_VAR = re.compile(r"\bquery\s*:\s*\$(\w+)")
+_UPDATED_TERM = re.compile(r"^updated_at:(>=|>)'?([^']+)'?$")
+_IDS_TERM = re.compile(r"^\(?(id:\d+(?:\s+OR\s+id:\d+)*)\)?$")
+_STATUS_TERM = re.compile(r"^status:(active|draft|archived)$")
+
+
+@dataclass(frozen=True)
+class ProductSearch:
+    """The products connection's `query:` (Shopify-style search syntax, the terms the hub writes)."""
+
+    updated_min: datetime | None = None
+    updated_inclusive: bool = True
+    ids: frozenset[int] | None = None  # product indices
+    status: str | None = None
+
+    @classmethod
+    def parse(cls, text: str, store: ShoplineStore) -> "ProductSearch":
+        """ValueError names a term the simulator does not understand (a real store would not filter by it)."""
+        updated, inclusive, ids, status = None, True, None, None
+        for term in (t.strip() for t in re.split(r"\s+AND\s+", text.strip()) if t.strip()):
+            if m := _UPDATED_TERM.match(term):
+                updated = datetime.fromisoformat(m.group(2).replace("Z", "+00:00"))
+                if updated.tzinfo is None:
+                    raise ValueError(f"updated_at needs a UTC offset: {term}")
+                inclusive = m.group(1) == ">="
+            elif m := _IDS_TERM.match(term):
+                ids = set()
+                for pid in re.findall(r"id:(\d+)", m.group(1)):
+                    try:
+                        ids.add(store.index_of("products", pid))
+                    except ValueError:
+                        pass  # an id the store does not have matches nothing
+                ids = frozenset(ids)
+            elif m := _STATUS_TERM.match(term):
+                status = m.group(1)
+            else:
+                raise ValueError(f"unsupported search term {term!r}")
+        return cls(updated, inclusive, ids, status)
+
+    def matches(self, store: ShoplineStore, index: int) -> bool:
+        if not store.is_live(index):
+            return False
+        if self.updated_min is not None:
+            stamp = store.updated_at(index)
+            if stamp < self.updated_min or (stamp == self.updated_min and not self.updated_inclusive):
+                return False
+        return self.status is None or store.status(index) == self.status
+
+
+def _graphql_search(query: str, variables: dict[str, Any]) -> str | None:
+    """The `query:` argument of `products(...)`, from a variable or a string literal; None when absent."""
+    match = _PRODUCTS_ARGS.search(query, max(query.find("{"), 0))
+    args = match.group(1) if match else ""
+    if m := _QUERY_VAR.search(args):
+        return variables.get(m.group(1))
+    if m := _QUERY_LITERAL.search(args):
+        return m.group(1).replace('\\"', '"')
+    return None
+
+
 def create_app(store: ShoplineStore, *, access_token: str, faults: ShoplineFaults | None = None,
                webhook_target: WebhookTarget | None = None) -> Starlette:
     """Starlette app serving `store` to callers presenting `Bearer <access_token>`; with `webhook_target`,
@@ -573,12 +723,20 @@ def create_app(store: ShoplineStore, *, access_token: str, faults: ShoplineFault
             except ValueError:
                 return gql_error("products: invalid cursor for `after`")
         stats.bump("graphql_fields", "products")
-        indexes = store.page_indexes("products", start, first)
+        search = _graphql_search(query, variables)
+        if search:
+            try:
+                indexes, has_next = store.search(start, first, ProductSearch.parse(search, store))
+            except ValueError as exc:
+                return gql_error(f"products: query: {exc}")
+        else:
+            indexes = store.page_indexes("products", start, first)
+            has_next = bool(indexes) and indexes[-1] + 1 < store.products
         edges = [{"cursor": _b64(f"Product:{store.product_id(i)}"), "node": store.product_node(i)} for i in indexes]
         return _json({"data": {"products": {
             "edges": edges,
             "pageInfo": {
-                "hasNextPage": bool(indexes) and indexes[-1] + 1 < store.products,
+                "hasNextPage": has_next,
                 "endCursor": edges[-1]["cursor"] if edges else None,
             },
         }}})
@@ -604,12 +762,45 @@ def create_app(store: ShoplineStore, *, access_token: str, faults: ShoplineFault
                 index = store.index_of("products", plain_id)
                 return store.product_node(index) if store.is_live(index) else None
             if kind == "ProductVariant":
-                index, _ = store.variant_of(plain_id)
+                index, _ = store.variant_position(plain_id)
                 if store.is_live(index):
                     return {"id": f"gid://shopline/ProductVariant/{plain_id}", "product": store.product_node(index)}
         except ValueError:
             pass
         return None
+
+    async def locations(request: Request) -> Response:
+        return _json({"locations": [{"id": LOCATION_ID, "name": "Taipei warehouse", "active": True,
+                                     "is_default": "true", "country_code": "TW"}]})
+
+    async def variant(request: Request) -> Response:
+        try:
+            index, k = store.variant_position(request.path_params["variant_id"])
+        except ValueError:
+            return _json({"errors": "Not Found"}, 404)
+        return _json({"variant": {**store.product(index)["variants"][k], "product_id": store.product_id(index)}})
+
+    async def inventory_set(request: Request) -> Response:
+        try:
+            body = orjson.loads(await request.body())
+        except orjson.JSONDecodeError:
+            return _bad_request("body must be JSON")
+        if not isinstance(body, dict):
+            return _bad_request("body must be a JSON object")
+        available = body.get("available")
+        if not isinstance(available, int) or isinstance(available, bool):
+            return _bad_request("available must be an integer")
+        if body.get("location_id") != LOCATION_ID:
+            return _json({"errors": f"location {body.get('location_id')!r} not found"}, 404)
+        try:
+            level = store.set_inventory(str(body.get("inventory_item_id")), available)
+        except ValueError:
+            return _json({"errors": f"inventory item {body.get('inventory_item_id')!r} not found"}, 404)
+        return _json({"inventory_level": level})
+
+    async def sim_inventory(request: Request) -> Response:
+        return _json({"levels": store.inventory_levels(),
+                      "sets": [{"variant_id": v, "available": a} for v, a in store.inventory_set_calls()]})
 
     async def sim_stats(request: Request) -> Response:
         with stats.lock:
@@ -645,6 +836,10 @@ def create_app(store: ShoplineStore, *, access_token: str, faults: ShoplineFault
         Route("/_sim/stats", sim_stats, methods=["GET"]),
         Route("/_sim/change", sim_change, methods=["POST"]),
         *admin_routes(store, webhooks),
+        Route(LOCATIONS_PATH, api("locations", locations), methods=["GET"]),
+        Route(VARIANT_PATH, api("variants", variant), methods=["GET"]),
+        Route(INVENTORY_SET_PATH, api("inventory_set", inventory_set), methods=["POST"]),
+        Route("/_sim/inventory", sim_inventory, methods=["GET"]),
     ])
     app.state.store = store
     app.state.webhooks = webhooks

@@ -208,7 +208,7 @@ def admin_routes(store: ShoplineStore, webhooks: ShoplineWebhooks) -> list[Route
             if not isinstance(available, int) or isinstance(available, bool) or available < 0:
                 return _error("each level needs a variant_id and an integer available >= 0", "levels")
             try:
-                index, _ = store.variant_of(str(level.get("variant_id")))
+                index, _ = store.variant_position(str(level.get("variant_id")))
             except ValueError as unknown:
                 return _error(str(unknown), "levels")
             if not store.is_live(index):

@@ -13,6 +13,7 @@ def test_catalog_lineage_reads_like_the_business():
     assert upstream["enriched_products"] == {"validated_products"}
     assert upstream["central_catalog"] == {"enriched_products"}
     assert upstream["regional_snapshots"] == {"central_catalog"}
+    assert upstream["shopline_inventory_sync"] == {"shopline_products"}
 
 
 GROUPS = {"serp_products": "catalog", "nextengine_products": "catalog", "shopline_products": "catalog",
@@ -20,7 +21,7 @@ GROUPS = {"serp_products": "catalog", "nextengine_products": "catalog", "shoplin
           "central_catalog": "catalog", "regional_snapshots": "regions", "stock_reconciliation": "stock",
           "stock_levels_overview": "stock", "number_pools": "invoices", "invoice_uploads": "invoices",
           "invoice_batches": "invoices", "turnkey_results": "invoices", "price_history": "monitoring",
-          "price_change_alerts": "monitoring"}
+          "price_change_alerts": "monitoring", "shopline_inventory_sync": "stock"}
 
 
 def test_every_asset_has_description_group_and_owner():
@@ -45,7 +46,10 @@ def test_schedules_follow_the_seed_times_in_taipei():
         "serp_incremental_sync_hourly": ("0 * * * *", "serp_incremental_import"),
         "serp_price_availability_every_15_minutes": ("*/15 * * * *", "serp_incremental_import"),
         "nextengine_import_hourly": ("30 * * * *", "nextengine_import"),
+        "nextengine_full_import_daily": ("30 2 * * *", "nextengine_full_import"),
         "shopline_import_hourly": ("45 * * * *", "shopline_import"),
+        "shopline_full_import_daily": ("45 2 * * *", "shopline_full_import"),
+        "shopline_inventory_sync_every_10_minutes": ("*/10 * * * *", "inventory_sync_to_shopline"),
         "orders_import_every_15_minutes": ("*/15 * * * *", "orders_import"),
         "region_sync_tw": ("*/30 * * * *", "region_sync"),
         "region_sync_us": ("0 3 * * *", "region_sync"),

@@ -31,6 +31,7 @@ EXPECTED = {
     "nextengine_orders": ("orders", set()),
     "stock_reconciliation": ("stock", None),
     "stock_levels_overview": ("stock", None),
+    "shopline_inventory_sync": ("stock", {"shopline_products"}),
     "number_pools": ("invoices", set()),
     "invoice_uploads": ("invoices", set()),
     "invoice_batches": ("invoices", {"invoice_uploads", "number_pools"}),

@@ -75,7 +75,9 @@ def shopline_graphql_query(spec: UnifiedFilter) -> str | None:
     """The `query:` argument of a GraphQL connection (Shopify-style search syntax)."""
     terms = []
     if spec.updated_since is not None:
-        terms.append(f"updated_at:>'{spec.updated_since.astimezone(timezone.utc).isoformat()}'")
+        # Inclusive, like Next Engine's -gte: stamps have whole seconds, so a record stamped in the cursor's
+        # second but stored after our read is read again next time instead of being lost.
+        terms.append(f"updated_at:>='{spec.updated_since.astimezone(timezone.utc).isoformat()}'")
     if spec.ids:
         terms.append("(" + " OR ".join(f"id:{from_gid(i)}" for i in spec.ids) + ")")
     if spec.status:

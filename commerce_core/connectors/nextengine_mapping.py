@@ -27,6 +27,15 @@ def _utc_iso(value: object) -> str | None:
     return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
 
 
+def goods_modified_at(record: dict) -> datetime | None:
+    """When the goods record last changed (goods_last_modified_date), as an aware UTC datetime."""
+    try:
+        return datetime.strptime(str(record.get("goods_last_modified_date")), "%Y-%m-%d %H:%M:%S").replace(
+            tzinfo=JST).astimezone(timezone.utc)
+    except ValueError:
+        return None
+
+
 def validate_goods(record: object) -> list[Violation]:
     if not isinstance(record, dict):
         return [Violation("record_type", "a goods record must be a JSON object")]

@@ -13,8 +13,8 @@ MAX_REST_LIMIT = 1000
 MAX_GRAPHQL_FIRST = 250
 
 PRODUCTS_QUERY = """
-query Products($first: Int!, $after: String) {
-  products(first: $first, after: $after) {
+query Products($first: Int!, $after: String, $query: String) {
+  products(first: $first, after: $after, query: $query) {
     edges { cursor node { id title descriptionHtml status updatedAt
       variants(first: 100) { edges { node { id sku price inventoryQuantity } } } } }
     pageInfo { hasNextPage endCursor }
@@ -47,14 +47,16 @@ class ShoplineClient:
         self.http = http
         self.prefix = f"/admin/openapi/{api_version}"
 
-    def products(self, page_size: int = MAX_GRAPHQL_FIRST) -> Iterator[list[dict]]:
-        """Every product node (GraphQL), a page at a time, following endCursor."""
+    def products(self, page_size: int = MAX_GRAPHQL_FIRST, search: str | None = None) -> Iterator[list[dict]]:
+        """Every product node (GraphQL), a page at a time, following endCursor; `search` is the connection's
+        `query:` (converters.shopline_graphql_query), kept on every page as Relay cursors require."""
         if not 1 <= page_size <= MAX_GRAPHQL_FIRST:
             raise ValueError(f"page_size must be 1..{MAX_GRAPHQL_FIRST}, got {page_size}")
         after = None
         while True:
             body = self.http.post_json(f"{self.prefix}/graphql.json",
-                                       {"query": PRODUCTS_QUERY, "variables": {"first": page_size, "after": after}})
+                                       {"query": PRODUCTS_QUERY,
+                                        "variables": {"first": page_size, "after": after, "query": search}})
             if not isinstance(body, dict) or body.get("errors") or "data" not in body:
                 raise ShoplineError(f"GraphQL products failed: {str(body.get('errors') if isinstance(body, dict) else body)[:300]}")
             connection = body["data"]["products"]
@@ -123,6 +125,40 @@ class ShoplineClient:
             if page_info is None:
                 return
             params = {"limit": limit, "page_info": page_info}  # with page_info, other filters are ignored
+
+    # -- inventory (Open API inventory_levels/set.json; not in contracts/shopline.md) --------------
+
+    def default_location_id(self) -> str:
+        """The store's default active location: where a variant's level is set."""
+        body = self.http.get_json(f"{self.prefix}/locations/list.json")
+        locations = body.get("locations") if isinstance(body, dict) else None
+        if not isinstance(locations, list):
+            raise ShoplineError(f"locations/list.json answered without a locations list: {str(body)[:200]}")
+        for location in locations:
+            if str(location.get("is_default")).lower() == "true" and location.get("active") is not False:
+                return str(location["id"])
+        raise ShoplineError("the store has no active default location; set ShoplineResource.inventory_location_id")
+
+    def variant(self, variant_id: str) -> dict | None:
+        """One variant (with its inventory_item_id), or None when the store has no such variant."""
+        body = self.http.get_json(f"{self.prefix}/products/variants/{variant_id}.json", allow_404=True)
+        if body is None:
+            return None
+        if not isinstance(body, dict) or not isinstance(body.get("variant"), dict):
+            raise ShoplineError(f"variants/{variant_id}.json answered without a variant: {str(body)[:200]}")
+        return body["variant"]
+
+    def set_inventory(self, inventory_item_id: str, location_id: str, available: int) -> dict:
+        """Set (not adjust) the available level of one inventory item at one location; the answer's level.
+
+        Setting is idempotent, which is what makes the shared retries safe here."""
+        body = self.http.post_json(f"{self.prefix}/inventory_levels/set.json",
+                                   {"inventory_item_id": inventory_item_id, "location_id": location_id,
+                                    "available": available})
+        level = body.get("inventory_level") if isinstance(body, dict) else None
+        if not isinstance(level, dict):
+            raise ShoplineError(f"inventory_levels/set.json answered without an inventory_level: {str(body)[:200]}")
+        return level
 
     def close(self) -> None:
         self.http.close()

@@ -27,6 +27,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     Uuid,
+    false,
     text,
 )
 
@@ -339,7 +340,33 @@ inventory_sync_log = Table(
     Column("signature", String(64), nullable=False),
     Column("outcome", String(16), nullable=False),  # applied | stale | replay
     Column("received_at", UtcDateTime, nullable=False),
+    # Propagation to Shopline (seeds/002 sync_status...): done by the shopline_inventory_sync asset,
+    # never inside the push request. pending | success | failed | superseded (a newer push for the SKU
+    # was sent instead) | skipped (nothing Shopline can hold, e.g. unlimited stock).
+    Column("sync_status", String(16), nullable=False, server_default="pending"),
+    Column("synced_to_shopline", Boolean, nullable=False, server_default=false()),
+    Column("retry_count", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", UtcDateTime),  # a failed row is retried from then; null once final
+    Column("processed_at", UtcDateTime),
+    Column("error_message", Text),
     UniqueConstraint("platform", "store_account", "sku", "sent_at", "signature"),
+    Index(None, "sync_status", "next_attempt_at"),
+    Index(None, "sku", "sync_status"),
+)
+
+# SKU -> Shopline variant, kept from the imported Shopline products (supplier_records) so the
+# inventory sync finds a pushed SKU's variant without reading the store; inventory_item_id (what
+# Shopline's inventory_levels/set.json takes) is read from the variant once and kept.
+shopline_variants = Table(
+    "shopline_variants",
+    metadata,
+    Column("variant_id", String(64), primary_key=True),
+    Column("sku", String(128), nullable=False),
+    Column("product_id", String(64), nullable=False),
+    Column("inventory_item_id", String(64)),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Index(None, "sku"),
+    Index(None, "product_id"),
 )
 
 # Every difference reconciliation found (and what it did about it).

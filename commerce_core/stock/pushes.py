@@ -3,7 +3,8 @@
 Every push is logged once in inventory_sync_log before it is answered; a replay
 (same store, SKU, ts and signature) changes nothing. Pushes arrive out of order:
 one older than the newest applied for the SKU is logged as stale and leaves the
-newer stock alone.
+newer stock alone. An applied push waits as `pending` for the shopline_inventory_sync asset,
+which sends it to Shopline outside the request (commerce_core/connectors/inventory_sync.py).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ def apply_push(conn: Connection, platform: str, push: StockPush, now: datetime) 
     upsert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
     logged = conn.execute(upsert(inventory_sync_log).values(
         platform=platform, store_account=push.store_account, sku=push.code, stock=push.stock,
-        sent_at=push.sent_at, signature=push.signature, outcome="applied", received_at=now,
+        sent_at=push.sent_at, signature=push.signature, outcome="applied", received_at=now, sync_status="pending",
     ).on_conflict_do_nothing(index_elements=["platform", "store_account", "sku", "sent_at", "signature"])).rowcount
     if not logged:
         return "replay", None
@@ -35,7 +36,8 @@ def apply_push(conn: Connection, platform: str, push: StockPush, now: datetime) 
             inventory_sync_log.c.platform == platform, inventory_sync_log.c.store_account == push.store_account,
             inventory_sync_log.c.sku == push.code, inventory_sync_log.c.sent_at == push.sent_at,
             inventory_sync_log.c.signature == push.signature,
-        ).values(outcome="stale"))
+        ).values(outcome="stale", sync_status="superseded", processed_at=now,
+                 error_message="older than the push already applied for this SKU: not sent to Shopline"))
         return "stale", None
     change = set_stock(conn, push.code, push.stock, now, source=platform, entry_type="push")
     conn.execute(update(stock_levels).where(stock_levels.c.sku == push.code).values(last_push_at=push.sent_at))

@@ -46,7 +46,7 @@ def test_one_filter_in_each_platforms_syntax():
     since = datetime(2026, 3, 1, 0, 0, tzinfo=timezone.utc)
     spec = UnifiedFilter(updated_since=since, ids=("gid://shopline/Product/12", "34"), status="Published")
     assert shopline_rest_params(spec) == {"updated_at_min": "2026-03-01T00:00:00Z", "ids": "12,34", "status": "active"}
-    assert shopline_graphql_query(spec) == "updated_at:>'2026-03-01T00:00:00+00:00' AND (id:12 OR id:34) AND status:active"
+    assert shopline_graphql_query(spec) == "updated_at:>='2026-03-01T00:00:00+00:00' AND (id:12 OR id:34) AND status:active"
     assert nextengine_fields(UnifiedFilter(updated_since=since, ids=("NE-1", "NE-2"))) == {
         "goods_last_modified_date-gte": "2026-03-01 09:00:00", "goods_id-in": "NE-1,NE-2"}
     assert shopline_graphql_query(UnifiedFilter()) is None and shopline_rest_params(UnifiedFilter()) == {}
