@@ -9,7 +9,14 @@ import asyncio
 from datetime import timedelta
 
 import httpx
-from dagster import DagsterInstance, RunRequest, build_sensor_context, materialize
+from dagster import (
+    DagsterEventType,
+    DagsterInstance,
+    RunRequest,
+    build_run_status_sensor_context,
+    build_sensor_context,
+    materialize,
+)
 from sqlalchemy import func, select, update
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -24,6 +31,7 @@ from hub_assets.catalog import CATALOG_ASSETS, CATALOG_CHECKS, SHOPLINE_ASSETS
 from hub_assets.orders import shopline_orders
 from resources import CatalogDatabase, EnricherResource, ShoplineResource
 from sensors.supplier_events import supplier_events_sensor
+from sensors.webhook_region_refresh import refresh_regions_after_webhook_import
 from simulators.asgi_server import ServedApp
 from simulators.shopline import ShoplineStore, create_app
 from simulators.shopline_webhooks import WebhookTarget
@@ -140,3 +148,12 @@ def test_shopline_changes_reach_the_service_and_one_run_reimports_exactly_those_
     assert updates == {imported.run_id}
     assert handled == {"products/delete": imported.run_id, "inventory_levels/update": imported.run_id,
                        "orders/create": orders_run.run_id, "orders/cancelled": orders_run.run_id}
+    # ... and those products (changed, deleted, restocked) go on to every region.
+    success = next(e for e in imported.all_events if e.event_type == DagsterEventType.RUN_SUCCESS)
+    refresh = refresh_regions_after_webhook_import(build_run_status_sensor_context(
+        sensor_name=refresh_regions_after_webhook_import.name, dagster_event=success,
+        dagster_instance=DagsterInstance.ephemeral(), dagster_run=imported.dagster_run,
+        resources={"catalog_db": CatalogDatabase(database_url=database_url)}))
+    assert sorted(r.partition_key for r in refresh) == ["JP", "TW", "US"]
+    assert all(r.run_config["ops"]["regional_snapshots"]["config"]["product_ids"]
+               == sorted([*changed["changed"], *gone["deleted"], stocked]) for r in refresh)

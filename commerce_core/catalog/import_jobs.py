@@ -7,7 +7,7 @@ import uuid
 from sqlalchemy import Connection, select
 
 from commerce_core.db.cursors import utcnow
-from commerce_core.db.schema import import_jobs
+from commerce_core.db.schema import import_jobs, supplier_records
 
 TRIGGERS = ("schedule", "webhook", "manual")
 MODES = ("full", "incremental", "ids", "reprocess")
@@ -68,3 +68,15 @@ def finish_job(conn: Connection, job_id: uuid.UUID, *, error: str | None = None)
 
 def get_job(conn: Connection, job_id: uuid.UUID) -> dict:
     return dict(conn.execute(select(import_jobs).where(import_jobs.c.id == job_id)).mappings().one())
+
+
+def staged_by_run(conn: Connection, *, supplier_id: str, run_id: str) -> list[str]:
+    """External ids whose staged record the run's import wrote (new, changed or deleted at the source)."""
+    job_id = find_job_for_run(conn, supplier_id=supplier_id, run_id=run_id)
+    if job_id is None:
+        return []
+    return list(conn.execute(
+        select(supplier_records.c.external_id)
+        .where(supplier_records.c.supplier_id == supplier_id, supplier_records.c.import_job_id == job_id)
+        .order_by(supplier_records.c.external_id)
+    ).scalars())
