@@ -12,6 +12,13 @@ Search conditions (Next Engine's `<field>-gte` / `<field>-in` form fields) are h
 for goods (`goods_last_modified_date-gte`, `goods_id-in`) and stock
 (`stock_last_modified_date-gte`, `stock_goods_id-in`): offset, limit and `count` then
 apply to the matching records. Any other condition is refused (003001), never ignored.
+
+Stock pushes (simulators/nextengine_push.py): with a push target (`--push-url`,
+`--push-store-account`, key from NEXTENGINE_AUTH_KEY or `--push-key`) the simulator sends
+Next Engine's signed GET stock pushes. POST /_sim/push-stock {"items": [{"code", "stock":
+int >= 0 | null (unlimited)}], "ts": optional, sent as given} pushes those items and answers
+the deliveries; /_sim/change pushes the new free stock of the goods it changed; GET
+/_sim/pushes lists every delivery. Without a target /_sim/push-stock answers 409.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ import asyncio
 import hashlib
 import heapq
 import itertools
+import os
 import random
 import secrets
 import threading
@@ -31,9 +39,14 @@ from urllib.parse import parse_qs
 
 import orjson
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+
+from commerce_core.settings import LOCAL_NEXTENGINE_STORE
+from simulators.nextengine_push import PUSH_TIMEOUT_SECONDS, PushTarget, StockPusher
+from stock_service.settings import LOCAL_NEXTENGINE_KEY
 
 DEFAULT_PORT = 8121
 GOODS_PATH = "/api_v1_master_goods/search"
@@ -363,10 +376,13 @@ def create_app(
     refresh_token: str,
     faults: NextEngineFaults | None = None,
     grace_seconds: float = 0.0,
+    push_target: PushTarget | None = None,
 ) -> Starlette:
-    """Starlette app serving `data`, starting with the valid pair (access_token, refresh_token)."""
+    """Starlette app serving `data`, starting with the valid pair (access_token, refresh_token); with a
+    push_target it also sends stock pushes there."""
     faults = faults or NextEngineFaults()
     clock = SimClock()
+    pusher = StockPusher(push_target, clock.now) if push_target else None
     tokens = TokenState(access_token, refresh_token, clock, grace_seconds)
     stats = _Stats()
     fault_rng = random.Random(faults.fault_seed)
@@ -484,7 +500,33 @@ def create_app(
         count = body.get("count")
         if not isinstance(count, int) or isinstance(count, bool) or count < 0:
             return _json({"error": "count must be an integer >= 0", "field": "count"}, 400)
-        return _json({"changed": data.change(count, clock.now())})
+        changed = data.change(count, clock.now())
+        if pusher is None:
+            return _json({"changed": changed})
+        # Next Engine pushes free stock after a change: the new stock_free_quantity of each changed goods.
+        items = [(gid, int(data.stock(data.index_of(gid))["stock_free_quantity"])) for gid in changed]
+        sent = await run_in_threadpool(pusher.push, items)
+        return _json({"changed": changed, "pushes": [asdict(d) for d in sent]})
+
+    async def sim_push_stock(request: Request) -> Response:
+        if pusher is None:
+            return _json({"error": "no push target: start the simulator with --push-url"}, 409)
+        body = await _sim_json(request)
+        if isinstance(body, Response):
+            return body
+        items, ts = body.get("items"), body.get("ts")
+        if not isinstance(items, list) or not all(_push_item(item) for item in items):
+            return _json({"error": 'items must be a list of {"code": non-empty string, '
+                                   '"stock": integer >= 0 or null (unlimited)}', "field": "items"}, 400)
+        if ts is not None and not isinstance(ts, str):
+            return _json({"error": "ts must be a string (sent as given)", "field": "ts"}, 400)
+        sent = await run_in_threadpool(pusher.push, [(item["code"], item["stock"]) for item in items], ts)
+        return _json({"pushes": [asdict(d) for d in sent]})
+
+    async def sim_pushes(request: Request) -> Response:
+        if pusher is None:
+            return _json({"pushes": [], "sent": 0, "attempts": 0, "delivered": 0})
+        return _json({"pushes": pusher.log(), **pusher.summary()})
 
     app = Starlette(routes=[
         *(Route(p, search, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]) for p in ENDPOINTS),
@@ -492,13 +534,24 @@ def create_app(
         Route("/_sim/tokens", sim_tokens, methods=["GET"]),
         Route("/_sim/clock", sim_clock, methods=["POST"]),
         Route("/_sim/change", sim_change, methods=["POST"]),
+        Route("/_sim/push-stock", sim_push_stock, methods=["POST"]),
+        Route("/_sim/pushes", sim_pushes, methods=["GET"]),
     ])
     app.state.data = data
     app.state.faults = faults
     app.state.clock = clock
     app.state.tokens = tokens
     app.state.stats = stats
+    app.state.pusher = pusher
     return app
+
+
+def _push_item(item: Any) -> bool:
+    if not isinstance(item, dict) or "stock" not in item:  # a missing stock must not read as "unlimited"
+        return False
+    code, stock = item.get("code"), item["stock"]
+    return isinstance(code, str) and code != "" and (
+        stock is None or (isinstance(stock, int) and not isinstance(stock, bool) and stock >= 0))
 
 
 # -- CLI ---------------------------------------------------------------------
@@ -518,6 +571,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--slow-rate", type=float, default=0.0, help="fraction of calls delayed")
     parser.add_argument("--slow-seconds", type=float, default=2.0)
     parser.add_argument("--fault-seed", type=int, default=0)
+    parser.add_argument("--push-url", default="",
+                        help="send stock pushes here, e.g. http://127.0.0.1:8000/webhooks/nextengine/stock "
+                        "(none: /_sim/push-stock answers 409)")
+    parser.add_argument("--push-store-account", default=os.environ.get("NEXTENGINE_STORE_ACCOUNT")
+                        or LOCAL_NEXTENGINE_STORE, help="StoreAccount of the pushes (default NEXTENGINE_STORE_ACCOUNT)")
+    # A key on the command line is visible to every user of the machine: prefer the environment.
+    parser.add_argument("--push-key", default=os.environ.get("NEXTENGINE_AUTH_KEY", "").strip()
+                        or LOCAL_NEXTENGINE_KEY,
+                        help="signs the pushes; default NEXTENGINE_AUTH_KEY, else the stock service's local key")
+    parser.add_argument("--push-timeout", type=float, default=PUSH_TIMEOUT_SECONDS,
+                        help="seconds to wait for an answer before retrying (same ts and .sig)")
 
 
 def run(args: argparse.Namespace) -> None:
@@ -539,10 +603,13 @@ def run(args: argparse.Namespace) -> None:
         refresh_token=args.refresh_token,
         faults=faults,
         grace_seconds=args.grace_seconds,
+        push_target=PushTarget(args.push_url, args.push_store_account, args.push_key,
+                               args.push_timeout) if args.push_url else None,
     )
+    pushes = f"stock pushes to {args.push_url} as {args.push_store_account}" if args.push_url else "no stock pushes"
     print(
         f"Next Engine simulator on http://{args.host}:{args.port} "
-        f"({args.products} products, {args.orders} orders, seed {args.seed}; faults: {faults.describe()})",
+        f"({args.products} products, {args.orders} orders, seed {args.seed}; faults: {faults.describe()}; {pushes})",
         flush=True,
     )
     serve_forever(app, args.host, args.port)
