@@ -2,7 +2,8 @@
 
 Simulators start for the SERP supplier and for every enabled region whose
 REGION_<CODE>_URL is not set (a set URL means a real or separately run site);
-the stock service starts beside them (database-only unless HUB_REDIS_URL is set),
+the stock service starts beside them (database-only unless HUB_REDIS_URL is set)
+and receives the Next Engine simulator's stock pushes,
 and a Turnkey gateway simulator watches TURNKEY_ROOT. A demo e-invoicing tenant
 gets a number range and today's invoice upload in its folder, so the invoice
 sensors have something to issue.
@@ -43,8 +44,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--region-port-base", type=int, default=8111,
                         help="first port of the region simulators (TW, US, JP in priority order); 0 = free ports")
     parser.add_argument("--check", action="store_true",
-                        help="start everything, run one full import and every region's sync through Dagster, "
-                        "stop (for CI)")
+                        help="start everything, check two Next Engine stock pushes, run one full import and every "
+                        "region's sync through Dagster, stop (for CI)")
 
 
 def _wait_for(url: str, what: str, timeout: float = 60.0) -> None:
@@ -119,12 +120,16 @@ def run(args: argparse.Namespace) -> int:
                 sys.executable, "-m", "simulators.region_products", "--region", region.code, "--port", str(port),
                 "--languages", ",".join(region.languages), "--currencies", ",".join(region.currencies),
             ])
-        if not os.environ.get("NEXTENGINE_BASE_URL"):
+        stock_port = _free_port() if args.stock_port == 0 else args.stock_port
+        simulated_nextengine = not os.environ.get("NEXTENGINE_BASE_URL")
+        if simulated_nextengine:
             ne_port = _free_port() if args.nextengine_port == 0 else args.nextengine_port
             env["NEXTENGINE_BASE_URL"] = f"http://127.0.0.1:{ne_port}"
-            start("Next Engine simulator", [sys.executable, "-m", "simulators.nextengine", "--port", str(ne_port)])
+            # Its stock pushes go to the stock service; store account and key come from the environment
+            # (NEXTENGINE_STORE_ACCOUNT, NEXTENGINE_AUTH_KEY) as the service's do, never from the command line.
+            start("Next Engine simulator", [sys.executable, "-m", "simulators.nextengine", "--port", str(ne_port),
+                                            "--push-url", f"http://127.0.0.1:{stock_port}/webhooks/nextengine/stock"])
             _authorise_local_nextengine(database_url, env)
-        stock_port = _free_port() if args.stock_port == 0 else args.stock_port
         if not os.environ.get("SHOPLINE_BASE_URL"):
             shopline_port = _free_port() if args.shopline_port == 0 else args.shopline_port
             env["SHOPLINE_BASE_URL"] = f"http://127.0.0.1:{shopline_port}"
@@ -143,6 +148,8 @@ def run(args: argparse.Namespace) -> int:
         for region, port in regions.items():
             _wait_for(f"http://127.0.0.1:{port}/_sim/stats", f"{region.code} region simulator")
         if args.check:
+            if simulated_nextengine and not _check_stock_pushes(env):
+                return 1
             return _check_run(env, [r.code for r in load_regions(environ=env).enabled()])
         start("dagster dev", [
             sys.executable, "-m", "dagster", "dev", "-w", str(REPO / "workspace.yaml"), "-p", str(args.port),
@@ -209,6 +216,19 @@ def _drop(path: Path, data: bytes) -> None:
     temporary = path.with_name(f".{path.name}")
     temporary.write_bytes(data)
     os.replace(temporary, path)
+
+
+def _check_stock_pushes(env: dict[str, str]) -> bool:
+    """Two goods change in the Next Engine simulator: their stock pushes must be accepted by the stock
+    service and show there as the goods' available stock."""
+    answer = httpx.post(f"{env['NEXTENGINE_BASE_URL']}/_sim/change", json={"count": 2}, timeout=30).json()
+    pushed = {d["params"]["Code"]: int(d["params"]["Stock"]) for d in answer["pushes"] if d["delivered"]}
+    shown = {code: httpx.get(f"{env['STOCK_SERVICE_URL']}/stock/{code}", timeout=10).json().get("available")
+             for code in answer["changed"]}
+    ok = len(answer["changed"]) == 2 and shown == pushed
+    print(f"[hub] Next Engine stock pushes: pushed {pushed}, stock service shows {shown}: "
+          f"{'ok' if ok else 'MISMATCH'}", flush=True)
+    return ok
 
 
 def _check_run(env: dict[str, str], region_codes: list[str]) -> int:

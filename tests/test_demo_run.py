@@ -1,5 +1,5 @@
-"""The README's run command, headless: migrations, the simulators, a full import, every region's sync and
-today's invoice batch through Turnkey via Dagster's CLI."""
+"""The README's run command, headless: migrations, the simulators, Next Engine stock pushes to the stock
+service, a full import, every region's sync and today's invoice batch through Turnkey via Dagster's CLI."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def test_demo_check_imports_the_catalog_and_syncs_every_region_through_dagster(tmp_path):
+def test_demo_check_imports_the_catalog_syncs_every_region_and_pushes_stock(tmp_path):
     secret = "serp-demo-secret-7f3a"
     env = {**os.environ, "HUB_DATA_DIR": str(tmp_path / "hub"), "SERP_API_KEY": secret}
     env.pop("HUB_DATABASE_URL", None)
@@ -47,11 +47,14 @@ def test_demo_check_imports_the_catalog_and_syncs_every_region_through_dagster(t
         delivered = dict(db.execute("select region_code, count(*) from region_deliveries group by region_code"))
         published, = db.execute("select count(*) from products where is_active and status = 'Published'").fetchone()
         invoices = dict(db.execute("select status, count(*) from invoices group by status"))
+        pushes = db.execute("select sku, stock, outcome from inventory_sync_log where platform = 'nextengine'").fetchall()
     assert count >= 145 and goods > 0
     assert jobs == {"SERP": "succeeded", "NEXTENGINE": "succeeded", "SHOPLINE": "succeeded"}
     assert syncs == {"TW": "succeeded", "US": "succeeded", "JP": "succeeded"}
     assert order_platforms == {"shopline", "nextengine"}
     assert delivered == {"TW": published, "US": published, "JP": published}
     assert "stock_check" in output and output.count("RUN_SUCCESS") >= 12
+    assert "Next Engine stock pushes" in output and ": ok" in output
+    assert len(pushes) == 2 and all(sku.startswith("NE-") and outcome == "applied" for sku, _, outcome in pushes)
     assert invoices == {"confirmed": 25}  # numbered, written as F0401, taken by Turnkey, confirmed
     assert (tmp_path / "hub" / "dagster_home" / "dagster.yaml").exists()
