@@ -5,7 +5,7 @@
   hub serve stock ...      run the stock service (python -m stock_service)
   hub simulate serp ...    run the SERP supplier simulator
   hub simulate region ...  run one regional ProductsAPI simulator (--region TW|US|JP)
-  hub simulate nextengine  run the Next Engine REST simulator (rotating tokens)
+  hub simulate nextengine  run the Next Engine REST simulator (rotating tokens; stock pushes with --push-url)
   hub simulate shopline    run the Shopline REST + GraphQL simulator
   hub simulate turnkey     run the Turnkey gateway simulator on TURNKEY_ROOT
   hub einvoice ...         register e-invoicing tenants; number pools; the upload log

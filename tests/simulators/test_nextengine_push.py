@@ -6,11 +6,16 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
 import socket
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import httpx
 import pytest
@@ -156,3 +161,35 @@ def test_bad_items_are_refused_and_without_a_target_nothing_is_sent():
         assert httpx.post(f"{srv.url}/_sim/push-stock", json={"items": []}).status_code == 409
         assert httpx.post(f"{srv.url}/_sim/change", json={"count": 1}).json().keys() == {"changed"}
         assert httpx.get(f"{srv.url}/_sim/pushes").json()["sent"] == 0
+
+
+def test_the_cli_signs_with_the_key_from_the_environment_and_never_prints_it():
+    repo = Path(__file__).resolve().parents[2]
+    secret = "ne-secret-key-9c1d"
+    edge = Edge()
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "simulators.nextengine", "--port", str(port), "--products", "3", "--orders", "0",
+         "--push-url", edge.url, "--push-store-account", STORE],
+        cwd=repo, env={**os.environ, "NEXTENGINE_AUTH_KEY": secret}, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                answer = httpx.post(f"http://127.0.0.1:{port}/_sim/push-stock",
+                                    json={"items": [{"code": "NE-0000001", "stock": 2}]}, timeout=10)
+                break
+            except httpx.TransportError:
+                assert proc.poll() is None and time.monotonic() < deadline, "CLI simulator did not start"
+                time.sleep(0.05)
+        assert answer.json()["pushes"][0]["delivered"]
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=10)
+        edge.served.stop()
+    push = verify_push(edge.queries[0], {STORE: secret}, datetime.now(timezone.utc))
+    assert (push.code, push.stock) == ("NE-0000001", 2)
+    assert f"stock pushes to {edge.url} as {STORE}" in out and secret not in out
