@@ -66,6 +66,9 @@ class ShoplineClient:
             page = connection["pageInfo"]
             if not page["hasNextPage"]:
                 return
+            if not page.get("endCursor"):
+                # Following a missing cursor would restart the walk from the first page, forever.
+                raise ShoplineError("GraphQL products: hasNextPage without an endCursor")
             after = page["endCursor"]
 
     def nodes(self, gids: list[str]) -> Iterator[list[dict | None]]:

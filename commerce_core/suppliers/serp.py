@@ -18,12 +18,13 @@ MAX_PAGE_SIZE = 500
 
 
 class _PageEnvelope(msgspec.Struct):
-    # The records stay undecoded bytes; staging reads only what _RecordKey holds.
-    products: msgspec.Raw = msgspec.Raw(b"null")
-    page: object = None
-    pageSize: object = None
-    totalCount: object = None
-    hasNextPage: object = None
+    # The records stay undecoded bytes; staging reads only what _RecordKey holds. Every field is
+    # required: a page without hasNextPage must not pass for the last page of a full listing.
+    products: msgspec.Raw
+    page: int
+    pageSize: int
+    totalCount: int
+    hasNextPage: bool
 
 
 class _RecordKey(msgspec.Struct):
@@ -34,6 +35,17 @@ class _RecordKey(msgspec.Struct):
 _decode_envelope = msgspec.json.Decoder(_PageEnvelope).decode
 _decode_records = msgspec.json.Decoder(list[msgspec.Raw]).decode
 _decode_key = msgspec.json.Decoder(_RecordKey).decode
+_decode_raw = msgspec.json.Decoder(msgspec.Raw).decode
+
+
+def _lenient(decode):
+    """Syntax errors stay ValueErrors (retried); a schema mismatch comes back as the answer."""
+    def decode_or_mismatch(content: bytes):
+        try:
+            return decode(content)
+        except msgspec.ValidationError as mismatch:
+            return mismatch
+    return decode_or_mismatch
 
 
 def _raw_record(raw: msgspec.Raw) -> RawRecord:
@@ -105,20 +117,25 @@ class HttpSerpSupplierClient(SerpSupplierClient):
         params: dict = {"page": page, "pageSize": page_size}
         if updated_since is not None:
             params["updatedSince"] = format_updated_since(updated_since)
-        body = self.http.get_json("/v1/products", params, decode=_decode_envelope)
+        # Well-formed JSON of the wrong shape is a broken contract, not a broken transfer: not retried.
+        body = self.http.get_json("/v1/products", params, decode=_lenient(_decode_envelope))
         try:
+            if isinstance(body, msgspec.ValidationError):
+                raise body
             return SerpPage(
                 products=[_raw_record(raw) for raw in _decode_records(body.products)],
-                page=int(body.page),
-                page_size=int(body.pageSize),
-                total_count=int(body.totalCount),
-                has_next_page=bool(body.hasNextPage),
+                page=body.page,
+                page_size=body.pageSize,
+                total_count=body.totalCount,
+                has_next_page=body.hasNextPage,
             )
-        except (TypeError, ValueError) as error:
-            raise ValueError(f"SERP page {page} is not a product page: {error!r}") from error
+        except msgspec.ValidationError as error:
+            raise ValueError(f"SERP page {page} is not a product page: {error}") from error
 
-    def get_product(self, product_id: str) -> dict | None:
-        return self.http.get_json(f"/v1/products/{quote(product_id, safe='')}", allow_404=True)
+    def get_product(self, product_id: str) -> RawRecord | None:
+        raw = self.http.get_json(f"/v1/products/{quote(product_id, safe='')}", allow_404=True, decode=_decode_raw)
+        # Hashed as sent, like the listing's records, so a product read by id compares equal to itself listed.
+        return None if raw is None else _raw_record(raw)
 
     def close(self) -> None:
         self.http.close()

@@ -40,7 +40,8 @@ class Answers:
 @pytest.fixture
 def supplier() -> Iterator[tuple[Answers, HttpSerpSupplierClient]]:
     answers = Answers()
-    with ServedApp(Starlette(routes=[Route("/v1/products", answers.handle)])) as served:
+    routes = [Route("/v1/products", answers.handle), Route("/v1/products/{product_id}", answers.handle)]
+    with ServedApp(Starlette(routes=routes)) as served:
         http = ResilientHttpClient(served.url, retry=RetrySettings(max_attempts=3, backoff_seconds=0.01))
         client = HttpSerpSupplierClient(http)
         try:
@@ -68,12 +69,26 @@ def test_a_truncated_page_is_fetched_again(supplier) -> None:
     assert answers.served == 2
 
 
-def test_a_page_without_a_product_list_is_refused_by_name(supplier) -> None:
+@pytest.mark.parametrize("body", [
+    b'{"products": {"id": "P1"}, "page": 1, "pageSize": 3, "totalCount": 1, "hasNextPage": false}',
+    # Without hasNextPage a page must not pass for the last one (a full sync would archive the rest).
+    b'{"products": [], "page": 1, "pageSize": 3, "totalCount": 9}',
+    b'{"products": [], "page": "1", "pageSize": 3, "totalCount": 9, "hasNextPage": true}',
+], ids=["products-not-a-list", "no-hasNextPage", "page-not-a-number"])
+def test_a_page_of_the_wrong_shape_is_refused_by_name(supplier, body: bytes) -> None:
     answers, client = supplier
-    answers.bodies = [b'{"products": {"id": "P1"}, "page": 1, "pageSize": 3, "totalCount": 1, "hasNextPage": false}']
+    answers.bodies = [body]
     with pytest.raises(ValueError, match="SERP page 1 is not a product page"):
         client.get_page(1, 3)
     assert answers.served == 1  # well-formed JSON of the wrong shape is not retried
+
+
+def test_a_product_read_by_id_is_the_same_raw_record_as_listed(supplier) -> None:
+    answers, client = supplier
+    answers.bodies = [PAGE]
+    listed = client.get_page(1, 3).products[0]
+    answers.bodies = [FIRST]
+    assert client.get_product("P1") == listed
 
 
 @pytest.mark.parametrize("whole_listing", [False, True], ids=["lookups", "whole-listing"])

@@ -38,8 +38,10 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('error_message', sa.Text(), nullable=True))
         batch_op.create_index(batch_op.f('ix_inventory_sync_log_sku_sync_status'), ['sku', 'sync_status'], unique=False)
         batch_op.create_index(batch_op.f('ix_inventory_sync_log_sync_status_next_attempt_at'), ['sync_status', 'next_attempt_at'], unique=False)
-    # Pushes already logged as stale were never applied: nothing to send for them.
-    op.execute("UPDATE inventory_sync_log SET sync_status = 'superseded' WHERE outcome = 'stale'")
+    # Pushes logged before this sync existed are history, not work: sending a weeks-old level now
+    # would overwrite Shopline's current stock. Only pushes arriving from now on are sent.
+    op.execute("UPDATE inventory_sync_log SET sync_status = 'skipped', "
+               "error_message = 'logged before the Shopline inventory sync existed'")
 
 
 
