@@ -68,6 +68,7 @@ def shopline_inventory_sync(context: AssetExecutionContext, config: InventorySyn
         "succeeded": result.succeeded,
         "superseded": result.superseded,
         "skipped_unlimited": result.skipped,
+        "skipped_not_in_shopline": result.not_in_shopline,
         "retrying": result.retrying,
         "failed": len(result.final_failures),
         "deferred_circuit_open": result.deferred,

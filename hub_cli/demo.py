@@ -133,10 +133,11 @@ def run(args: argparse.Namespace) -> int:
         if not os.environ.get("SHOPLINE_BASE_URL"):
             shopline_port = _free_port() if args.shopline_port == 0 else args.shopline_port
             env["SHOPLINE_BASE_URL"] = f"http://127.0.0.1:{shopline_port}"
-            # Its admin-route changes arrive as webhooks at the stock service (signed with the service's secret).
+            # Its admin-route changes arrive as webhooks at the stock service, signed with the service's secret:
+            # SHOPLINE_APP_SECRET reaches both through the environment, never the command line (printed above).
+            env["SHOPLINE_APP_SECRET"] = env.get("SHOPLINE_APP_SECRET", "").strip() or LOCAL_SHOPLINE_APP_SECRET
             start("Shopline simulator", [sys.executable, "-m", "simulators.shopline", "--port", str(shopline_port),
-                                         "--webhook-url", f"http://127.0.0.1:{stock_port}/webhooks/shopline",
-                                         "--app-secret", env.get("SHOPLINE_APP_SECRET", LOCAL_SHOPLINE_APP_SECRET)])
+                                         "--webhook-url", f"http://127.0.0.1:{stock_port}/webhooks/shopline"])
         start("Turnkey simulator", [sys.executable, "-m", "simulators.turnkey", "--interval", "1"])
         seed_demo_invoices(load_settings())
         env["STOCK_SERVICE_URL"] = f"http://127.0.0.1:{stock_port}"

@@ -17,11 +17,15 @@ leave the listings. Changes made through the admin routes are sent as signed
 webhooks to a configured URL (`simulators/shopline_webhooks.py`).
 Inventory (the real Open API's shape; the contract names no inventory endpoint):
 GET .../locations/list.json (one default location), GET .../products/variants/{id}.json
-(a variant with its `inventory_item_id`) and POST .../inventory_levels/set.json
-`{"inventory_item_id", "location_id", "available"}`, which stores the variant's level:
+(a variant with its `inventory_item_id`; 404 once its product is deleted) and POST
+.../inventory_levels/set.json `{"inventory_item_id", "location_id", "available"}` (404 for an
+item the store does not have, a deleted product's included), which stores the variant's level:
 REST `inventory_quantity` and GraphQL `inventoryQuantity` show it from then on, and the
-product's updated_at moves (so an incremental read sees it). GET /_sim/inventory lists
-every level set and the order the set calls arrived in.
+product's updated_at moves (so an incremental read sees it). The admin route
+POST /_sim/inventory goes through the same setter (updated_at moves too, deleted products
+refused) and sends inventory_levels/update webhooks naming the same inventory_item_id and
+location as the API. GET /_sim/inventory lists every level set (by SKU) and, under "sets",
+the set.json calls in arrival order: the API calls the hub made, not the admin route's changes.
 The products connection also takes `query:` in the search syntax the hub's converters
 write (`updated_at:>='...'`, `(id:1 OR id:2)`, `status:active`, joined by AND). It is
 evaluated lazily: `hasNextPage` says more candidates remain, so a filtered walk can end
@@ -37,6 +41,7 @@ import binascii
 import hashlib
 import heapq
 import itertools
+import os
 import random
 import re
 import secrets
@@ -61,6 +66,7 @@ from simulators.shopline_webhooks import (
     admin_routes,
     product_events,
 )
+from stock_service.settings import LOCAL_SHOPLINE_APP_SECRET
 
 DEFAULT_PORT = 8131
 API_VERSION = "v20230901"
@@ -137,7 +143,7 @@ class ShoplineStore:
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
         self._inventory: dict[str, int] = {}  # variant id -> level set (inventory_levels/set.json or the admin)
-        self._inventory_sets: list[tuple[str, int]] = []  # (variant id, available) in arrival order
+        self._inventory_sets: list[tuple[str, int]] = []  # set.json calls only: (variant id, available) in order
 
     # -- ids -------------------------------------------------------------------
     @staticmethod
@@ -344,19 +350,44 @@ class ShoplineStore:
         return stamp
 
     def set_inventory(self, inventory_item_id: str, available: int, now: datetime | None = None) -> dict[str, Any]:
-        """inventory_levels/set.json: the level of one variant; ValueError for an unknown item."""
+        """inventory_levels/set.json: the level of one variant, listed among the API set calls
+        (`inventory_set_calls`). ValueError for an item the store does not have, a deleted product's included
+        (the route answers 404, as Shopline does for a missing item)."""
         index, k = self.variant_position(inventory_item_id, INVENTORY_ITEM_ID_BASE)
+        return self._set_level(index, k, available, now, api_call=True)
+
+    def set_available(self, variant_id: str, available: int, now: datetime | None = None) -> dict[str, Any]:
+        """The admin route's (a merchant's) change of a variant's level: the same setter as set.json (the
+        product's updated_at moves, a deleted product is refused with ValueError), but not listed among
+        the API set calls, which show only what the hub sent."""
+        index, k = self.variant_position(variant_id)
+        return self._set_level(index, k, available, now, api_call=False)
+
+    def _set_level(self, index: int, k: int, available: int, now: datetime | None, *,
+                   api_call: bool) -> dict[str, Any]:
+        """The one inventory setter: stores the level of a live product's variant and stamps the product's
+        updated_at (so an incremental read sees it); returns the level (`inventory_level`)."""
         variant_id = self.variant_id(index, k)
         with self._lock:
+            if not 0 <= index < self.products or index in self._deleted:
+                raise ValueError(f"variant {variant_id} belongs to a deleted product")
             stamp = self._next_stamp(now or datetime.now(timezone.utc))
             self._inventory[variant_id] = available
             self._modified[index] = stamp
-            self._inventory_sets.append((variant_id, available))
-        return {"inventory_item_id": inventory_item_id, "location_id": LOCATION_ID, "available": available,
-                "variant_id": variant_id, "updated_at": format_time(stamp)}
+            if api_call:
+                self._inventory_sets.append((variant_id, available))
+        return self.inventory_level(index, k, available, stamp)
+
+    def inventory_level(self, index: int, k: int, available: int, updated_at: datetime) -> dict[str, Any]:
+        """Variant k of product `index` at the store's one location: what set.json answers and the
+        inventory_levels/update webhook carries (ids from `inventory_item_id` and LOCATION_ID)."""
+        return {"inventory_item_id": self.inventory_item_id(index, k), "location_id": LOCATION_ID,
+                "variant_id": self.variant_id(index, k), "available": available,
+                "updated_at": format_time(updated_at)}
 
     def inventory_set_calls(self) -> list[tuple[str, int]]:
-        """(variant id, available) of every accepted set call, in arrival order."""
+        """(variant id, available) of every accepted inventory_levels/set.json call, in arrival order (the
+        admin route's changes are not listed: this shows what the hub sent)."""
         with self._lock:
             return list(self._inventory_sets)
 
@@ -425,15 +456,6 @@ class ShoplineStore:
                     self._deleted.add(index)
                     deleted.append(product_id)
         return deleted
-
-    def set_available(self, variant_id: str, available: int) -> tuple[int, int]:
-        """Set a live product's variant stock (one location); returns (product index, k). ValueError if unknown."""
-        index, k = self.variant_position(variant_id)
-        if not self.is_live(index):
-            raise ValueError(f"variant {variant_id} belongs to a deleted product")
-        with self._lock:
-            self._inventory[variant_id] = available
-        return index, k
 
     def place_orders(self, count: int, now: datetime | None = None) -> list[int]:
         """`count` new orders; returns their indexes."""
@@ -778,6 +800,8 @@ def create_app(store: ShoplineStore, *, access_token: str, faults: ShoplineFault
             index, k = store.variant_position(request.path_params["variant_id"])
         except ValueError:
             return _json({"errors": "Not Found"}, 404)
+        if not store.is_live(index):  # its product was deleted: the variant went with it
+            return _json({"errors": "Not Found"}, 404)
         return _json({"variant": {**store.product(index)["variants"][k], "product_id": store.product_id(index)}})
 
     async def inventory_set(request: Request) -> Response:
@@ -865,8 +889,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fault-seed", type=int, default=0)
     parser.add_argument("--webhook-url", default="",
                         help="send webhooks for admin-route changes here, e.g. http://127.0.0.1:8000/webhooks/shopline")
-    parser.add_argument("--app-secret", default="shopline-local-secret",
-                        help="signs the webhooks (the stock service's local SHOPLINE_APP_SECRET by default)")
+    # A secret on the command line is visible to every user of the machine (ps): prefer the environment.
+    parser.add_argument("--app-secret", default=os.environ.get("SHOPLINE_APP_SECRET", "").strip()
+                        or LOCAL_SHOPLINE_APP_SECRET,
+                        help="signs the webhooks; prefer the SHOPLINE_APP_SECRET environment variable (the default; "
+                        "else the stock service's local secret): this flag puts the secret on the command line")
     parser.add_argument("--shop-domain", default=DEFAULT_SHOP_DOMAIN)
     parser.add_argument("--webhook-timeout", type=float, default=WEBHOOK_TIMEOUT_SECONDS,
                         help="seconds to wait for an answer before redelivering")

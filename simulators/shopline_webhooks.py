@@ -17,8 +17,10 @@ inventory_levels/update the inventory level: `inventory_item_id`,
 
 Admin routes (no token): POST /_sim/products/create {"count"},
 /_sim/products/delete {"ids"}, /_sim/inventory {"levels": [{"variant_id",
-"available"}]}, /_sim/orders/create {"count"}, /_sim/orders/paid {"ids"},
-/_sim/orders/cancelled {"ids"}; GET /_sim/webhooks lists the deliveries.
+"available"}]} (through the store's one inventory setter: updated_at moves, a deleted
+product's variant is refused; not listed among GET /_sim/inventory's API "sets"),
+/_sim/orders/create {"count"}, /_sim/orders/paid {"ids"}, /_sim/orders/cancelled {"ids"};
+GET /_sim/webhooks lists the deliveries.
 (/_sim/change in simulators/shopline.py sends products/update.)
 """
 
@@ -30,7 +32,6 @@ import threading
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -46,8 +47,6 @@ if TYPE_CHECKING:  # simulators.shopline imports this module
 DEFAULT_SHOP_DOMAIN = "sim-shop.myshopline.com"
 WEBHOOK_TIMEOUT_SECONDS = 15.0  # the platform waits this long for an answer
 MAX_REDELIVERIES = 3
-LOCATION_ID = "5421704248135526901"
-INVENTORY_ITEM_ID_BASE = 57_039_432_400_000
 
 
 @dataclass(frozen=True)
@@ -55,7 +54,7 @@ class WebhookTarget:
     """Where the simulated store sends its webhooks, and how patiently."""
 
     url: str
-    app_secret: str
+    app_secret: str = field(repr=False)  # never in a log line or a traceback
     shop_domain: str = DEFAULT_SHOP_DOMAIN
     timeout_seconds: float = WEBHOOK_TIMEOUT_SECONDS
     max_redeliveries: int = MAX_REDELIVERIES
@@ -137,20 +136,10 @@ def product_events(store: ShoplineStore, topic: str, indexes: list[int]) -> list
     return [(topic, store.product(i)) for i in indexes]
 
 
-def inventory_level(store: ShoplineStore, index: int, k: int) -> dict[str, Any]:
-    """The inventory_levels/update body of variant k of product `index` (one location, nothing committed)."""
-    variant = store.product(index)["variants"][k]
-    available = variant["inventory_quantity"]
-    return {
-        "inventory_item_id": str(INVENTORY_ITEM_ID_BASE + index * 10 + k + 1),
-        "location_id": LOCATION_ID,
-        "variant_id": variant["id"],
-        "available": available,
-        "onhand": available,
-        "committed": 0,
-        "unavailable": 0,
-        "updated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-    }
+def inventory_level(level: dict[str, Any]) -> dict[str, Any]:
+    """The inventory_levels/update body of a level the store just set (`ShoplineStore.inventory_level`: the
+    inventory_item_id and location the API names too; one location, nothing committed)."""
+    return {**level, "onhand": level["available"], "committed": 0, "unavailable": 0}
 
 
 def _error(message: str, field_name: str) -> Response:
@@ -214,8 +203,11 @@ def admin_routes(store: ShoplineStore, webhooks: ShoplineWebhooks) -> list[Route
             if not store.is_live(index):
                 return _error(f"variant {level['variant_id']} belongs to a deleted product", "levels")
             wanted.append((str(level["variant_id"]), available))
-        changed = [store.set_available(variant_id, available) for variant_id, available in wanted]
-        events = [("inventory_levels/update", inventory_level(store, index, k)) for index, k in changed]
+        try:
+            changed = [store.set_available(variant_id, available) for variant_id, available in wanted]
+        except ValueError as gone:  # deleted between the check and the change
+            return _error(str(gone), "levels")
+        events = [("inventory_levels/update", inventory_level(level)) for level in changed]
         sent = await run_in_threadpool(webhooks.send, events)
         return _answer({"updated": [body["variant_id"] for _, body in events], "webhooks": _sent(sent)})
 

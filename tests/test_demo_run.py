@@ -22,7 +22,9 @@ def _free_port() -> int:
 
 def test_demo_check_imports_the_catalog_syncs_every_region_and_pushes_stock(tmp_path):
     secret = "serp-demo-secret-7f3a"
-    env = {**os.environ, "HUB_DATA_DIR": str(tmp_path / "hub"), "SERP_API_KEY": secret}
+    shopline_secret = "shopline-demo-secret-2b9e"
+    env = {**os.environ, "HUB_DATA_DIR": str(tmp_path / "hub"), "SERP_API_KEY": secret,
+           "SHOPLINE_APP_SECRET": shopline_secret}
     env.pop("HUB_DATABASE_URL", None)
     env.pop("DAGSTER_HOME", None)
     for name in ("SERP_BASE_URL", "REGION_TW_URL", "REGION_US_URL", "REGION_JP_URL", "HUB_REDIS_URL",
@@ -38,6 +40,8 @@ def test_demo_check_imports_the_catalog_syncs_every_region_and_pushes_stock(tmp_
     assert completed.returncode == 0, output[-3000:]
     assert "RUN_SUCCESS" in output
     assert secret not in output  # the key reaches the resource through EnvVar, never the logs
+    # The Shopline simulator signs with SHOPLINE_APP_SECRET from its environment: not on its printed command line.
+    assert shopline_secret not in output and "--app-secret" not in output
     with closing(sqlite3.connect(tmp_path / "hub" / "catalog.sqlite3")) as db:
         count, = db.execute("select count(*) from products where supplier_id = 'SERP'").fetchone()
         goods, = db.execute("select count(*) from products where supplier_id = 'NEXTENGINE'").fetchone()

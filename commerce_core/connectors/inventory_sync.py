@@ -8,9 +8,11 @@ shopline_inventory_sync asset) sends them:
    Shopline products the catalog imported (supplier_records).
 2. `sync_pending`: a push sets an absolute level, so per SKU only the newest open push
    is sent; older open ones are marked `superseded` (their value is history, not lost).
-   Each sent push ends `success`, `skipped` (unlimited stock: Shopline holds a number) or
-   `failed` with the reason; a failure that may pass (network, 5xx/429 after the client's
-   own retries, a SKU the catalog has not imported yet) is tried again after a growing
+   Each sent push ends `success`, `skipped` (unlimited stock: Shopline holds a number; or a
+   SKU Shopline does not sell: no variant of the imported Shopline catalog has it, so the
+   push is not for Shopline, with that reason) or `failed` with the reason; a failure that
+   may pass (network, 5xx/429 after the client's own retries, no Shopline catalog imported
+   yet, a variant deleted since the import) is tried again after a growing
    delay until `max_attempts` attempts were made, then it stays failed for an operator
    (the caller alerts). While Shopline's circuit is open nothing is sent and no attempt
    is counted.
@@ -31,16 +33,18 @@ from sqlalchemy import Connection, Engine, and_, delete, func, insert, or_, sele
 
 from commerce_core.connectors.converters import from_gid
 from commerce_core.connectors.shopline import ShoplineClient, ShoplineError
-from commerce_core.connectors.shopline_mapping import SHOPLINE_SUPPLIER_ID
+from commerce_core.connectors.shopline_mapping import SHOPLINE_SUPPLIER_ID, variant_nodes
 from commerce_core.db.cursors import get_cursor, set_cursor
 from commerce_core.db.lookup import in_keys
 from commerce_core.db.schema import inventory_sync_log, shopline_variants, supplier_records
 from commerce_core.http.resilience import CircuitOpenError, HttpCallError, PermanentError
 
 VARIANTS_CURSOR = "shopline:variants:fetched_at"
-# Staged records carry the time their batch was read, and batches are written a moment later
-# (write-behind): the cursor stays this far behind the clock, so a batch committed late is still read.
-VARIANTS_LAG = timedelta(minutes=2)
+# Staged records carry the time their batch was read (fetched_at), stamped before the batch's write commits
+# (write-behind, and imports may run side by side): a batch can become visible after a refresh already read
+# records with a later fetched_at. The cursor is the newest fetched_at actually read (never the clock), and
+# each refresh re-reads this far behind it, so such a batch is still picked up.
+VARIANTS_OVERLAP = timedelta(minutes=15)
 CHUNK = 1000
 
 pushes = inventory_sync_log.c
@@ -61,7 +65,8 @@ class SyncResult:
     due: int = 0
     succeeded: int = 0
     superseded: int = 0
-    skipped: int = 0
+    skipped: int = 0  # unlimited stock
+    not_in_shopline: int = 0  # skipped: a SKU Shopline does not sell
     retrying: int = 0
     deferred: int = 0  # not tried: Shopline's circuit was open
     final_failures: list[dict] = field(default_factory=list)  # {"id", "sku", "attempts", "error"}
@@ -71,11 +76,11 @@ class SyncResult:
 # -- SKU -> variant ---------------------------------------------------------------------
 
 def _variants_of(node: dict) -> list[tuple[str, str]]:
-    """(variant id, sku) of a staged product node; variants without a SKU cannot receive pushes."""
+    """(variant id, sku) of a staged product node (shopline_mapping's variants); variants without a SKU cannot
+    receive pushes."""
     out = []
-    for edge in (node.get("variants") or {}).get("edges") or []:
-        variant = edge.get("node") if isinstance(edge, dict) else None
-        if isinstance(variant, dict) and isinstance(variant.get("sku"), str) and variant["sku"].strip():
+    for variant in variant_nodes(node):
+        if isinstance(variant.get("sku"), str) and variant["sku"].strip():
             try:
                 out.append((from_gid(variant.get("id"), "ProductVariant"), variant["sku"].strip()))
             except ValueError:
@@ -84,22 +89,24 @@ def _variants_of(node: dict) -> list[tuple[str, str]]:
 
 
 def refresh_variants(engine: Engine, now: datetime) -> int:
-    """Bring shopline_variants up to the Shopline products staged since the last refresh; returns how many
-    products were re-read. A variant keeps the inventory_item_id already read for it."""
+    """Bring shopline_variants up to the Shopline products staged since the last refresh (re-reading
+    VARIANTS_OVERLAP behind the newest fetched_at read before); returns how many products were re-read.
+    A variant keeps the inventory_item_id already read for it."""
     with engine.connect() as conn:
         since = get_cursor(conn, VARIANTS_CURSOR)
-        query = select(supplier_records.c.external_id).where(
+        query = select(supplier_records.c.external_id, supplier_records.c.fetched_at).where(
             supplier_records.c.supplier_id == SHOPLINE_SUPPLIER_ID)
         if since:
-            query = query.where(supplier_records.c.fetched_at > datetime.fromisoformat(since))
-        product_ids = conn.execute(query).scalars().all()
+            query = query.where(supplier_records.c.fetched_at > datetime.fromisoformat(since) - VARIANTS_OVERLAP)
+        found = conn.execute(query).all()
+    product_ids = [product_id for product_id, _ in found]
     for start in range(0, len(product_ids), CHUNK):
         with engine.begin() as conn:
             _refresh_chunk(conn, product_ids[start:start + CHUNK], now)
-    horizon = now - VARIANTS_LAG
-    if since is None or horizon > datetime.fromisoformat(since):
+    newest = max((fetched_at for _, fetched_at in found), default=None)
+    if newest is not None and (since is None or newest > datetime.fromisoformat(since)):
         with engine.begin() as conn:
-            set_cursor(conn, VARIANTS_CURSOR, horizon.isoformat())
+            set_cursor(conn, VARIANTS_CURSOR, newest.isoformat())
     return len(product_ids)
 
 
@@ -107,9 +114,10 @@ def _refresh_chunk(conn: Connection, product_ids: list[str], now: datetime) -> N
     records = conn.execute(select(supplier_records.c.external_id, supplier_records.c.payload).where(
         supplier_records.c.supplier_id == SHOPLINE_SUPPLIER_ID,
         in_keys(conn, supplier_records.c.external_id, product_ids))).all()
-    known_items = dict(conn.execute(select(shopline_variants.c.variant_id, shopline_variants.c.inventory_item_id)
-                                    .where(in_keys(conn, shopline_variants.c.product_id, product_ids))).all())
-    conn.execute(delete(shopline_variants).where(in_keys(conn, shopline_variants.c.product_id, product_ids)))
+    known = conn.execute(select(shopline_variants.c.variant_id, shopline_variants.c.sku, shopline_variants.c.product_id,
+                                shopline_variants.c.inventory_item_id)
+                         .where(in_keys(conn, shopline_variants.c.product_id, product_ids))).all()
+    known_items = {row.variant_id: row.inventory_item_id for row in known}
     rows = []
     for product_id, payload in records:
         if payload is None:  # deleted at Shopline: its variants are gone with it
@@ -117,6 +125,9 @@ def _refresh_chunk(conn: Connection, product_ids: list[str], now: datetime) -> N
         for variant_id, sku in _variants_of(orjson.loads(payload)):
             rows.append({"variant_id": variant_id, "sku": sku[:128], "product_id": product_id,
                          "inventory_item_id": known_items.get(variant_id), "updated_at": now})
+    if {(r["variant_id"], r["sku"], r["product_id"]) for r in rows} == {tuple(row[:3]) for row in known}:
+        return  # unchanged (e.g. re-read within the overlap): nothing to write
+    conn.execute(delete(shopline_variants).where(in_keys(conn, shopline_variants.c.product_id, product_ids)))
     if rows:
         conn.execute(insert(shopline_variants), rows)
 
@@ -161,11 +172,13 @@ def supersede_older(engine: Engine, now: datetime) -> tuple[list, int]:
 
 
 class NotSendable(Exception):
-    """The SKU cannot be sent now; `final` when waiting will not help."""
+    """The SKU cannot be sent now; `final` when waiting will not help, `skip` when there is nothing to send
+    (the push is not for Shopline: it ends `skipped`, not failed)."""
 
-    def __init__(self, reason: str, final: bool = False):
+    def __init__(self, reason: str, final: bool = False, skip: bool = False):
         super().__init__(reason)
         self.final = final
+        self.skip = skip
 
 
 class _Variants:
@@ -177,6 +190,8 @@ class _Variants:
         self.by_sku: dict[str, list] = {}
         skus = sorted(set(skus))
         with engine.connect() as conn:
+            self.catalog_imported = conn.execute(select(supplier_records.c.external_id).where(
+                supplier_records.c.supplier_id == SHOPLINE_SUPPLIER_ID).limit(1)).first() is not None
             for start in range(0, len(skus), CHUNK):
                 for row in conn.execute(select(shopline_variants).where(
                         in_keys(conn, shopline_variants.c.sku, skus[start:start + CHUNK]))):
@@ -185,9 +200,12 @@ class _Variants:
     def inventory_item(self, sku: str) -> tuple[str, str]:
         """(variant id, inventory item id) of the SKU; NotSendable says why not."""
         found = self.by_sku.get(sku, [])
+        if not found and not self.catalog_imported:
+            raise NotSendable(f"SKU {sku!r}: no Shopline catalog imported yet (shopline_products); "
+                              "tried again after the import")
         if not found:
-            raise NotSendable(f"SKU {sku!r} is not a Shopline variant in the imported catalog "
-                              "(shopline_products); tried again after the next import")
+            raise NotSendable(f"SKU {sku!r} is not sold in Shopline: no variant of the imported Shopline catalog "
+                              "(shopline_products) has it; not sent", skip=True)
         if len(found) > 1:
             raise NotSendable(f"SKU {sku!r} belongs to {len(found)} Shopline variants "
                               f"({', '.join(r['variant_id'] for r in found)}); make it unique in Shopline",
@@ -238,7 +256,13 @@ def sync_pending(engine: Engine, client: ShoplineClient, location_id: Callable[[
             result.deferred = len(due) - position  # Shopline is down: nothing is sent, no attempt is counted
             break
         except NotSendable as why:
-            _fail(engine, row, now, str(why), policy, result, final=why.final)
+            if why.skip:
+                with engine.begin() as conn:
+                    if _finish(conn, row, sync_status="skipped", processed_at=now, next_attempt_at=None,
+                               error_message=str(why)[:2000]):
+                        result.not_in_shopline += 1
+            else:
+                _fail(engine, row, now, str(why), policy, result, final=why.final)
             continue
         except PermanentError as error:
             if error.status_code == 404 and variant_id is not None:  # the variant vanished since it was imported

@@ -19,9 +19,10 @@ def product_key(node: dict) -> str:
     return from_gid(node["id"], "Product")
 
 
-def _variants(node: dict) -> list[dict]:
+def variant_nodes(node: dict) -> list[dict]:
+    """The product node's variant nodes (GraphQL `variants.edges[].node`); a malformed one reads as `{}`."""
     edges = (node.get("variants") or {}).get("edges") or []
-    return [edge.get("node") or {} for edge in edges if isinstance(edge, dict)]
+    return [edge.get("node") if isinstance(edge.get("node"), dict) else {} for edge in edges if isinstance(edge, dict)]
 
 
 def validate_product_node(node: object) -> list[Violation]:
@@ -36,7 +37,7 @@ def validate_product_node(node: object) -> list[Violation]:
         problems.append(Violation("title_required", "title must be a non-empty string"))
     if node.get("status") not in _STATUSES:
         problems.append(Violation("status_enum", f"status {node.get('status')!r} is not one of {', '.join(_STATUSES)}"))
-    variants = _variants(node)
+    variants = variant_nodes(node)
     if not variants:
         problems.append(Violation("variants_required", "a product needs at least one variant with a price"))
     for position, variant in enumerate(variants):
@@ -51,7 +52,7 @@ def validate_product_node(node: object) -> list[Violation]:
 
 
 def map_product_node(node: dict) -> UnifiedProduct:
-    variants = _variants(node)
+    variants = variant_nodes(node)
     lowest = min(Decimal(str(v["price"])) for v in variants)
     stock = [v.get("inventoryQuantity") for v in variants]
     title = node["title"].strip()

@@ -9,15 +9,17 @@ from datetime import datetime, timedelta, timezone
 from urllib.parse import quote_from_bytes
 
 import httpx
+import orjson
 import pytest
 from dagster import DagsterInstance, SkipReason, build_sensor_context, materialize
 from lxml import etree
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 
 from commerce_core.db.engine import get_engine
 from commerce_core.catalog.supplier_staging import tombstone
-from commerce_core.connectors.inventory_sync import refresh_variants
-from commerce_core.db.schema import inventory_sync_log, shopline_variants
+from commerce_core.connectors.inventory_sync import VARIANTS_CURSOR, refresh_variants
+from commerce_core.db.cursors import get_cursor
+from commerce_core.db.schema import inventory_sync_log, shopline_variants, supplier_records
 from commerce_core.settings import LOCAL_NEXTENGINE_STORE
 from hub_assets.inventory_sync import shopline_inventory_sync
 from hub_assets.shopline_products import shopline_products
@@ -96,8 +98,8 @@ def test_pushes_reach_shopline_through_the_sensor_and_the_asset(database_url, sh
     assert isinstance(_sensor(database_url, cursor=request.cursor), SkipReason)  # same backlog, same run: nothing asked twice
 
     metadata = materialization_metadata(_sync(resources, backoff_seconds=3600), "shopline_inventory_sync")
-    assert (metadata["succeeded"], metadata["superseded"], metadata["skipped_unlimited"], metadata["retrying"]) == \
-        (2, 1, 1, 1)
+    assert (metadata["succeeded"], metadata["superseded"], metadata["skipped_unlimited"],
+            metadata["skipped_not_in_shopline"], metadata["retrying"], metadata["failed"]) == (2, 1, 1, 1, 0, 0)
 
     inventory = httpx.get(f"{app.url}/_sim/inventory").json()
     assert {s: level["available"] for s, level in inventory["levels"].items()} == {sku: 4, other: 11}
@@ -113,10 +115,11 @@ def test_pushes_reach_shopline_through_the_sensor_and_the_asset(database_url, sh
     assert not first["synced_to_shopline"]
     assert newest["sync_status"] == "success" and newest["synced_to_shopline"] and newest["processed_at"] is not None
     assert by_status[(unlimited, None)]["sync_status"] == "skipped"
+    # A SKU Shopline does not sell: nothing to send there, so skipped with the reason (no retries, no alert).
     unknown = by_status[("NOT-IN-SHOPLINE", 3)]
-    assert unknown["sync_status"] == "failed" and unknown["retry_count"] == 1
-    assert "not a Shopline variant" in unknown["error_message"] and unknown["next_attempt_at"] is not None
-    # The unknown SKU waits for its retry: the sensor has nothing due until then.
+    assert (unknown["sync_status"], unknown["retry_count"], unknown["next_attempt_at"]) == ("skipped", 0, None)
+    assert "not sold in Shopline" in unknown["error_message"] and unknown["processed_at"] is not None
+    # Every push has an outcome: the sensor has nothing due.
     assert isinstance(_sensor(database_url, cursor=request.cursor), SkipReason)
 
     # A second run has nothing to send; a new push for the SKU is sent alone.
@@ -207,3 +210,51 @@ def test_the_simulator_inventory_endpoint_follows_the_open_api_and_its_fault_fla
     assert limited.status_code == 429 and limited.headers["Retry-After"] == "1"
     faults.rate_limit_rate, faults.error_rate = 0.0, 1.0
     assert httpx.post(f"{base}/inventory_levels/set.json", json=body, headers=auth).status_code >= 500
+
+
+def test_no_shopline_catalog_yet_is_retried_not_skipped(database_url, shopline):
+    app, _, _ = shopline
+    now = datetime.now(timezone.utc)
+    with served(service_settings(database_url, redis=False)) as client:
+        assert _push(client, "SL-0000001-1", "5", now - timedelta(minutes=1)) == 0
+    metadata = materialization_metadata(_sync(_resources(database_url, app.url), backoff_seconds=3600),
+                                        "shopline_inventory_sync")
+    assert (metadata["retrying"], metadata["skipped_not_in_shopline"]) == (1, 0)
+    [row] = _log(database_url).values()
+    assert row["sync_status"] == "failed" and "no Shopline catalog imported yet" in row["error_message"]
+
+
+def _stage(engine, store: ShoplineStore, index: int, fetched_at: datetime) -> None:
+    """A staged Shopline product record, written as a staging batch would (fetched_at stamped before)."""
+    with engine.begin() as conn:
+        conn.execute(insert(supplier_records).values(
+            supplier_id="SHOPLINE", external_id=store.product_id(index),
+            payload=orjson.dumps(store.product_node(index)).decode(), payload_hash=f"h{index}",
+            source_updated_at=None, fetched_at=fetched_at, deleted_at=None, import_job_id=None))
+
+
+def _skus(engine) -> set[str]:
+    with engine.connect() as conn:
+        return set(conn.execute(select(shopline_variants.c.sku)).scalars())
+
+
+def test_a_batch_committed_after_a_refresh_is_picked_up_though_its_fetched_at_is_older(database_url):
+    engine = get_engine(database_url)
+    store = ShoplineStore(products=5, orders=0, seed=8)
+    read_at = datetime.now(timezone.utc) - timedelta(hours=1)
+    _stage(engine, store, 0, read_at)
+    assert refresh_variants(engine, read_at + timedelta(minutes=5)) == 1
+    assert "SL-0000001-1" in _skus(engine)
+    # A batch read a minute before product 0's (and 3 minutes before the clock's lag) commits only now.
+    _stage(engine, store, 1, read_at - timedelta(minutes=1))
+    refresh_variants(engine, read_at + timedelta(minutes=6))
+    assert {"SL-0000001-1", "SL-0000002-1"} <= _skus(engine)
+    # The cursor is the newest fetched_at read, never the clock: a refresh far ahead moves nothing.
+    refresh_variants(engine, read_at + timedelta(days=1))
+    with engine.connect() as conn:
+        assert get_cursor(conn, VARIANTS_CURSOR) == read_at.isoformat()
+    # Records are re-read only within the overlap behind the newest one read.
+    _stage(engine, store, 2, read_at + timedelta(minutes=30))
+    assert refresh_variants(engine, read_at + timedelta(minutes=31)) == 3
+    assert "SL-0000003-1" in _skus(engine)
+    assert refresh_variants(engine, read_at + timedelta(minutes=32)) == 1

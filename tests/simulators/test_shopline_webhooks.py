@@ -167,3 +167,63 @@ def test_without_a_target_changes_are_made_and_nothing_is_sent():
         answer = httpx.post(f"{srv.url}/_sim/products/create", json={"count": 2}).json()
         assert answer["webhooks"] == [] and store.products == 7
         assert httpx.post(f"{srv.url}/_sim/products/create", json={"count": -1}).status_code == 400
+
+
+def test_an_inventory_webhook_names_the_inventory_item_and_location_the_api_does():
+    with store_with_receiver() as (client, store, receiver):
+        variant_id = store.variant_id(4, 0)
+        before = store.product(4)["updated_at"]
+        client.post("/_sim/inventory", json={"levels": [{"variant_id": variant_id, "available": 6}]})
+        [(_, body)] = receiver.requests
+        level = orjson.loads(body)
+        variant = client.get(f"{BASE}/products/variants/{variant_id}.json").json()["variant"]
+        [location] = client.get(f"{BASE}/locations/list.json").json()["locations"]
+        assert (level["inventory_item_id"], level["location_id"]) == (variant["inventory_item_id"], location["id"])
+        assert level["inventory_item_id"] == store.inventory_item_id(4, 0)
+        assert (level["variant_id"], level["available"], variant["inventory_quantity"]) == (variant_id, 6, 6)
+        # The admin change goes through the one setter: updated_at moves, as a set.json call's does.
+        assert store.product(4)["updated_at"] > before and level["updated_at"] == store.product(4)["updated_at"]
+        # The ids the webhook names are the ones set.json takes; only that API call is listed among the sets.
+        answer = client.post(f"{BASE}/inventory_levels/set.json", json={
+            "inventory_item_id": level["inventory_item_id"], "location_id": level["location_id"], "available": 2})
+        assert answer.status_code == 200 and answer.json()["inventory_level"]["variant_id"] == variant_id
+        inventory = client.get("/_sim/inventory").json()
+        assert inventory["sets"] == [{"variant_id": variant_id, "available": 2}]
+        assert inventory["levels"]["SL-0000005-1"]["available"] == 2
+
+
+def test_a_deleted_products_variant_is_not_found_and_its_level_cannot_be_set():
+    with store_with_receiver() as (client, store, receiver):
+        variant_id, item = store.variant_id(3, 0), store.inventory_item_id(3, 0)
+        client.post("/_sim/products/delete", json={"ids": [store.product_id(3)]})
+        assert client.get(f"{BASE}/products/variants/{variant_id}.json").status_code == 404
+        [location] = client.get(f"{BASE}/locations/list.json").json()["locations"]
+        answer = client.post(f"{BASE}/inventory_levels/set.json",
+                             json={"inventory_item_id": item, "location_id": location["id"], "available": 1})
+        assert answer.status_code == 404
+        assert client.post("/_sim/inventory",
+                           json={"levels": [{"variant_id": variant_id, "available": 1}]}).status_code == 400
+        with pytest.raises(ValueError):
+            store.set_inventory(item, 1)
+        with pytest.raises(ValueError):
+            store.set_available(variant_id, 1)
+        assert client.get("/_sim/inventory").json() == {"levels": {}, "sets": []}
+        assert [h["x-shopline-topic"] for h, _ in receiver.requests] == ["products/delete"]
+
+
+def test_the_webhook_target_keeps_its_secret_out_of_repr():
+    target = WebhookTarget("http://127.0.0.1:1/hook", "very-secret-value")
+    assert "very-secret-value" not in repr(target) and "http://127.0.0.1:1/hook" in repr(target)
+
+
+def test_the_cli_takes_the_app_secret_from_the_environment(monkeypatch):
+    import argparse
+
+    from simulators.shopline import add_arguments
+
+    monkeypatch.setenv("SHOPLINE_APP_SECRET", "from-the-env-5e1")
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    assert parser.parse_args([]).app_secret == "from-the-env-5e1"
+    assert parser.parse_args(["--app-secret", "override"]).app_secret == "override"
+    assert "SHOPLINE_APP_SECRET" in parser.format_help()
