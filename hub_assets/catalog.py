@@ -78,12 +78,8 @@ def _run_import_job(context: AssetExecutionContext, engine, stage: str, supplier
     with engine.begin() as conn:
         job_id = import_jobs.job_for_run(conn, supplier_id=supplier_id, run_id=context.run.run_id,
                                          trigger=run_trigger(context))
-    try:
+    with import_jobs.failure_recorded(engine, job_id, stage):
         yield job_id
-    except Exception as error:
-        with engine.begin() as conn:
-            import_jobs.finish_job(conn, job_id, error=f"{stage}: {type(error).__name__}: {error}")
-        raise
 
 
 def _records_by_id(client: SerpSupplierClient, product_ids: list[str], missing: list[str]) -> Iterator[list]:
@@ -122,7 +118,7 @@ def serp_products(
         since_value = get_cursor(conn, SERP_CURSOR) if mode == "incremental" else None
     since = datetime.fromisoformat(since_value) if since_value else None
     context.log.info(f"import job {job_id}: mode={mode} since={since_value or '-'}")
-    try:
+    with import_jobs.failure_recorded(engine, job_id, "serp_products"):
         with closing(serp.create_client(on_retry=context.log.warning)) as client:
             missing: list[str] = []
             if mode == "ids":
@@ -144,10 +140,6 @@ def serp_products(
                     cursor_value = new_cursor.isoformat()
                     set_cursor(conn, SERP_CURSOR, cursor_value)
             import_jobs.record_counts(conn, job_id, fetched_count=staged.fetched, rejected_count=staged.rejected)
-    except Exception as error:
-        with engine.begin() as conn:
-            import_jobs.finish_job(conn, job_id, error=f"serp_products: {type(error).__name__}: {error}")
-        raise
     return MaterializeResult(
         metadata={
             "dagster/row_count": staged.staged_new + staged.staged_changed + tombstoned,

@@ -48,7 +48,7 @@ def import_listing(context: AssetExecutionContext, engine, config: SourceImportC
     since = datetime.fromisoformat(since_value) if since_value else None
     context.log.info(f"import job {job_id}: mode={mode} since={since_value or '-'}")
     walk = ListingWalk(key, updated_at)
-    try:
+    with import_jobs.failure_recorded(engine, job_id, asset_name):
         staged = stage_batches(engine, supplier_id, walk.pages(pages(UnifiedFilter(updated_since=since))), job_id,
                                progress_logger(context, "fetched"), key=key)
         # Only a whole listing shows what the source deleted; an incremental read shows what changed.
@@ -59,10 +59,6 @@ def import_listing(context: AssetExecutionContext, engine, config: SourceImportC
             if cursor is not None:
                 set_cursor(conn, cursor_name, cursor.isoformat())
             import_jobs.record_counts(conn, job_id, fetched_count=staged.fetched, rejected_count=staged.rejected)
-    except Exception as error:
-        with engine.begin() as conn:
-            import_jobs.finish_job(conn, job_id, error=f"{asset_name}: {type(error).__name__}: {error}")
-        raise
     return MaterializeResult(metadata={
         "dagster/row_count": staged.staged_new + staged.staged_changed + archived,
         "import_job_id": str(job_id),
@@ -90,15 +86,11 @@ def import_by_ids(context: AssetExecutionContext, engine, *, supplier_id: str, a
     with engine.begin() as conn:
         job_id = import_jobs.start_job(conn, supplier_id=supplier_id, mode="ids", trigger=run_trigger(context),
                                        requested_by=requested_by, product_ids=requested, run_id=context.run.run_id)
-    try:
+    with import_jobs.failure_recorded(engine, job_id, asset_name):
         staged = stage_batches(engine, supplier_id, batches, job_id, progress_logger(context, "fetched"), key=key)
         archived = tombstone(engine, supplier_id, missing, job_id) if missing else 0
         with engine.begin() as conn:
             import_jobs.record_counts(conn, job_id, fetched_count=staged.fetched, rejected_count=staged.rejected)
-    except Exception as error:
-        with engine.begin() as conn:
-            import_jobs.finish_job(conn, job_id, error=f"{asset_name}: {type(error).__name__}: {error}")
-        raise
     return MaterializeResult(metadata={
         "dagster/row_count": staged.staged_new + staged.staged_changed + archived,
         "import_job_id": str(job_id),

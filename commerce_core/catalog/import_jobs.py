@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, Engine, select
 
 from commerce_core.db.cursors import utcnow
 from commerce_core.db.schema import import_jobs, supplier_records
@@ -80,3 +82,14 @@ def staged_by_run(conn: Connection, *, supplier_id: str, run_id: str) -> list[st
         .where(supplier_records.c.supplier_id == supplier_id, supplier_records.c.import_job_id == job_id)
         .order_by(supplier_records.c.external_id)
     ).scalars())
+
+
+@contextmanager
+def failure_recorded(engine: Engine, job_id: uuid.UUID, stage: str) -> Iterator[None]:
+    """A failure inside the block is written on the import job, then propagates."""
+    try:
+        yield
+    except Exception as error:
+        with engine.begin() as conn:
+            finish_job(conn, job_id, error=f"{stage}: {type(error).__name__}: {error}")
+        raise
