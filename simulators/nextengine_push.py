@@ -13,7 +13,6 @@ what each push saw; GET /_sim/pushes lists them all.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -30,6 +29,7 @@ from commerce_core.stock.nextengine_push import (
     PROCESSED_SYSTEM_ERROR,
     expected_signature,
 )
+from simulators.deliveries import DeliveryLog, attempt
 
 PUSH_TIMEOUT_SECONDS = 1.0  # the contract's answer deadline for our edge
 MAX_ATTEMPTS = 3
@@ -87,8 +87,7 @@ class StockPusher:
     def __init__(self, target: PushTarget, now: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> None:
         self.target = target
         self.now = now  # the simulator passes its own clock, so an advanced clock sends a later ts
-        self.deliveries: list[PushDelivery] = []
-        self._lock = threading.Lock()
+        self.deliveries = DeliveryLog()
 
     def push(self, items: list[tuple[str, int | None]], ts: str | None = None) -> list[PushDelivery]:
         """Push (code, stock | None = unlimited) items in order, all stamped `ts` (default: now); blocking."""
@@ -101,34 +100,22 @@ class StockPusher:
         delivery = PushDelivery(params=params)
         separator = "&" if "?" in target.url else "?"
         url = f"{target.url}{separator}{query_string(params)}"
-        for attempt in range(target.max_attempts):
-            if attempt:
+        for number in range(target.max_attempts):
+            if number:
                 time.sleep(target.retry_delay_seconds)
-            processed = None
-            try:
-                answer = client.get(url)
-                status: int | str = answer.status_code
-                processed = processed_of(answer.content)
-            except httpx.TimeoutException:
-                status = "timeout"
-            except httpx.TransportError:
-                status = "unreachable"
+            status, answer = attempt(lambda: client.get(url))
+            processed = processed_of(answer.content) if answer is not None else None
             delivery.attempts.append({"status": status, "processed": processed})
             delivery.processed = processed
             # Only a system-side failure is worth repeating: -2 (a client error) would be refused again.
             if not (isinstance(status, str) or status >= 500 or processed == PROCESSED_SYSTEM_ERROR):
                 break
         delivery.delivered = delivery.processed == PROCESSED_OK
-        with self._lock:
-            self.deliveries.append(delivery)
+        self.deliveries.add(delivery)
         return delivery
 
     def log(self) -> list[dict]:
-        with self._lock:
-            return [asdict(delivery) for delivery in self.deliveries]
+        return [asdict(delivery) for delivery in self.deliveries.all()]
 
     def summary(self) -> dict[str, int]:
-        with self._lock:
-            return {"sent": len(self.deliveries),
-                    "attempts": sum(len(d.attempts) for d in self.deliveries),
-                    "delivered": sum(d.delivered for d in self.deliveries)}
+        return self.deliveries.summary()

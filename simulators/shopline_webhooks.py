@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import threading
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
@@ -40,6 +39,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+
+from simulators.deliveries import DeliveryLog, attempt
 
 if TYPE_CHECKING:  # simulators.shopline imports this module
     from simulators.shopline import ShoplineStore
@@ -86,8 +87,7 @@ class ShoplineWebhooks:
     def __init__(self, target: WebhookTarget | None, api_version: str) -> None:
         self.target = target
         self.api_version = api_version
-        self.deliveries: list[Delivery] = []
-        self._lock = threading.Lock()
+        self.deliveries = DeliveryLog()
 
     def send(self, events: list[tuple[str, dict]]) -> list[Delivery]:
         """Deliver (topic, body) events in order, each with its own webhook id; blocking."""
@@ -104,32 +104,22 @@ class ShoplineWebhooks:
         delivery = Delivery(webhook_id=uuid.uuid4().hex[:24], topic=topic)
         # The same id and signature on every attempt: the receiver dedupes a redelivery by the id.
         headers = signed_headers(target, self.api_version, topic, delivery.webhook_id, body)
-        for attempt in range(1 + target.max_redeliveries):
-            if attempt:
+        for number in range(1 + target.max_redeliveries):
+            if number:
                 time.sleep(target.redelivery_delay_seconds)
-            try:
-                outcome: int | str = client.post(target.url, content=body, headers=headers).status_code
-            except httpx.TimeoutException:
-                outcome = "timeout"
-            except httpx.TransportError:
-                outcome = "unreachable"
-            delivery.attempts.append(outcome)
-            if isinstance(outcome, int) and 200 <= outcome < 300:
+            status, _ = attempt(lambda: client.post(target.url, content=body, headers=headers))
+            delivery.attempts.append(status)
+            if isinstance(status, int) and 200 <= status < 300:
                 delivery.delivered = True
                 break
-        with self._lock:
-            self.deliveries.append(delivery)
+        self.deliveries.add(delivery)
         return delivery
 
     def log(self) -> list[Delivery]:
-        with self._lock:
-            return list(self.deliveries)
+        return self.deliveries.all()
 
     def summary(self) -> dict[str, int]:
-        with self._lock:
-            return {"sent": len(self.deliveries),
-                    "attempts": sum(len(d.attempts) for d in self.deliveries),
-                    "delivered": sum(d.delivered for d in self.deliveries)}
+        return self.deliveries.summary()
 
 
 def product_events(store: ShoplineStore, topic: str, indexes: list[int]) -> list[tuple[str, dict]]:
