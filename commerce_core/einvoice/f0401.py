@@ -9,15 +9,17 @@ the invoice itself, so a rerun or a resend never produces a different file.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import NamedTuple
 from xml.sax.saxutils import escape
 
 from lxml import etree
 
 from commerce_core.einvoice import schemas
+from commerce_core.einvoice.schemas import SchemaViolation
 
 NAMESPACE = schemas.NAMESPACES["F0401"]
 GENERAL_INVOICE = "07"
@@ -32,9 +34,9 @@ class Seller:
     address: str = ""
 
 
-@dataclass(frozen=True)
-class InvoiceDocument:
-    """Everything F0401 says about one invoice, as the database holds it."""
+class InvoiceDocument(NamedTuple):
+    """Everything F0401 says about one invoice, as the database holds it (a tuple: a day's batch
+    builds hundreds of thousands, and a tuple is built several times faster than a frozen dataclass)."""
 
     invoice_number: str
     invoice_date: date
@@ -160,10 +162,44 @@ def check_document(root: etree._Element) -> None:
     _check_rules(main, item_tax_types, amounts)
 
 
+BadDocument = SchemaViolation | InvoiceRuleViolation
+
+
+def validated_f0401_batch(seller: Seller, invoices: Sequence[InvoiceDocument]) -> list[bytes | BadDocument]:
+    """Each invoice's F0401 bytes, once the XSD accepts them and the rules hold for the invoice they say;
+    else the reason, in the invoice's place. The XSD judges the lot at once and each one alone only when
+    the lot fails, so a bad invoice costs a second look and never its neighbours' place."""
+    texts = [f0401_xml(seller, invoice) for invoice in invoices]
+    results: list[bytes | BadDocument] = []
+    together = schemas.all_valid("F0401", texts)
+    for invoice, data in zip(invoices, texts):
+        try:
+            if not together:
+                schemas.validate("F0401", _parsed(data))
+            _check_invoice_rules(invoice)
+        except (SchemaViolation, InvoiceRuleViolation) as error:
+            results.append(error)
+        else:
+            results.append(data)
+    return results
+
+
+def _parsed(data: bytes) -> etree._Element:
+    try:
+        return etree.fromstring(data)
+    except etree.XMLSyntaxError as error:
+        raise SchemaViolation("F0401", [f"not well-formed XML: {error}"]) from None
+
+
 def validated_f0401(seller: Seller, invoice: InvoiceDocument) -> bytes:
-    """The F0401 bytes, only once the XSD accepts them and the rules hold for the invoice they say."""
-    data = f0401_xml(seller, invoice)
-    schemas.validate("F0401", etree.fromstring(data))
+    """One invoice's F0401 bytes; raises SchemaViolation or InvoiceRuleViolation."""
+    result = validated_f0401_batch(seller, [invoice])[0]
+    if isinstance(result, Exception):
+        raise result
+    return result
+
+
+def _check_invoice_rules(invoice: InvoiceDocument) -> None:
     carrier = invoice.carrier_id if invoice.carrier_type else None
     main = {"PrintMark": invoice.print_mark, "DonateMark": invoice.donate_mark, "CarrierType": invoice.carrier_type,
             "CarrierId1": carrier, "CarrierId2": carrier, "NPOBAN": invoice.npoban,
@@ -172,4 +208,3 @@ def validated_f0401(seller: Seller, invoice: InvoiceDocument) -> bytes:
                "ZeroTaxSalesAmount": invoice.zero_tax_sales_amount, "TaxAmount": invoice.tax_amount,
                "TotalAmount": invoice.total_amount}
     _check_rules(main, {item[4] for item in invoice.items}, amounts)
-    return data

@@ -7,7 +7,6 @@ resend) … → abandoned after the last resend failed (an operator was alerted)
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -74,9 +73,8 @@ def _invoice_row(tenant_id: int, upload_id: int, invoice: UploadedInvoice, now: 
         "carrier_id": invoice.carrier_id, "donate_mark": invoice.donate_mark, "npoban": invoice.npoban,
         "print_mark": invoice.print_mark, "customs_clearance_mark": invoice.customs_clearance_mark,
         "zero_tax_rate_reason": invoice.zero_tax_rate_reason,
-        "items": json.dumps([[item.description, format(item.quantity, "f"), format(item.unit_price, "f"),
-                              format(item.amount, "f"), item.tax_type] for item in invoice.items],
-                            ensure_ascii=False, separators=(",", ":")),
+        "items": orjson.dumps([[item.description, format(item.quantity, "f"), format(item.unit_price, "f"),
+                                format(item.amount, "f"), item.tax_type] for item in invoice.items]).decode(),
         "sales_amount": amounts.sales, "free_tax_sales_amount": amounts.free_tax_sales,
         "zero_tax_sales_amount": amounts.zero_tax_sales, "tax_amount": amounts.tax,
         "total_amount": amounts.total, "tax_type": amounts.tax_type, "tax_rate": format(amounts.tax_rate, "f"),
@@ -155,18 +153,17 @@ class Numbering:
     errors: tuple[str, ...] = ()  # numbered but not renderable: they stay `numbered` with the error
 
 
-# (order id, document) → (file name, bytes, sha256); raises ValueError-like errors for a bad document.
-Renderer = Callable[[str, InvoiceDocument], tuple[str, bytes, str]]
+# [(order id, document)] → per document (file name, bytes, sha256), or the exception saying why not.
+Renderer = Callable[[Sequence[tuple[str, InvoiceDocument]]], list[tuple[str, bytes, str] | Exception]]
 
 
-def assign_numbers(engine: Engine, tenant: Tenant, day: date, render: Renderer | None = None,
-                   render_errors: tuple[type[BaseException], ...] = (ValueError,)) -> Numbering:
+def assign_numbers(engine: Engine, tenant: Tenant, day: date, render: Renderer | None = None) -> Numbering:
     """Give the day's unnumbered invoices the next numbers of the tenant's pool, in time order.
 
     One transaction under the pool lock: numbers and pool position commit together,
     so concurrent batches never share a number and a crash leaves no gap. With
-    `render`, each numbered invoice is also turned into its file in the same pass and
-    marked `uploaded` with the hash of its bytes, so the batch needs no second read or
+    `render`, the numbered invoices are also turned into their files in the same pass and
+    marked `uploaded` with the hash of their bytes, so the batch needs no second read or
     write of the rows; the caller writes `Numbering.ready`. Invoices that do not fit
     stay accepted and PoolExhausted (carrying the Numbering) is raised after the rest commit.
     """
@@ -178,24 +175,27 @@ def assign_numbers(engine: Engine, tenant: Tenant, day: date, render: Renderer |
             select(invoices if render else invoices.c.order_id)
             .where(invoices.c.tenant_id == tenant.id, invoices.c.invoice_date == day, invoices.c.status == "accepted")
             .order_by(invoices.c.invoice_time, invoices.c.order_id)).all()
-        updates, used, ready, errors = [], {}, [], []
         numbers = ((pool, number) for pool in ranges for number in range(pool["next_no"], pool["end_no"] + 1))
+        numbered, used = [], {}
         for row, (pool, number) in zip(waiting, numbers):
-            invoice_number = f"{pool['track']}{number:08d}"
+            numbered.append((row, f"{pool['track']}{number:08d}"))
+            used[pool["id"]] = number + 1
+        rendered = render([(row.order_id, _document(row, number)) for row, number in numbered]) if render else None
+        updates, ready, errors = [], [], []
+        for index, (row, invoice_number) in enumerate(numbered):
             update = {"tenant_id": tenant.id, "invoice_date": day, "order_id": row.order_id,
                       "invoice_number": invoice_number, "status": "numbered"}
-            if render:
+            if rendered is not None:
                 update.update(file_sha256=None, attempts=0, uploaded_at=None, last_error=None)
-                try:
-                    name, data, digest = render(row.order_id, _document(row, invoice_number))
-                except render_errors as error:
-                    update["last_error"] = str(error)[:2000]
-                    errors.append(f"{invoice_number} (order {row.order_id}): {error}")
+                result = rendered[index]
+                if isinstance(result, Exception):
+                    update["last_error"] = str(result)[:2000]
+                    errors.append(f"{invoice_number} (order {row.order_id}): {result}")
                 else:
+                    name, data, digest = result
                     update.update(status="uploaded", file_sha256=digest, attempts=1, uploaded_at=handed_at)
                     ready.append((name, data))
             updates.append(update)
-            used[pool["id"]] = number + 1
         update_rows(conn, invoices, updates, ["tenant_id", "invoice_date", "order_id"])
         for pool_id, next_no in used.items():
             advance_pool(conn, tenant.id, pool_id, next_no)

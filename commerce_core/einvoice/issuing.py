@@ -10,43 +10,33 @@ from __future__ import annotations
 
 import hashlib
 import multiprocessing
-import time
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
-from functools import lru_cache
 from pathlib import Path
 
-from lxml import etree
 from sqlalchemy import Engine
 
 from commerce_core.db.cursors import utcnow
 from commerce_core.db.engine import get_engine
 from commerce_core.einvoice import invoice_store
-from commerce_core.einvoice.f0401 import InvoiceRuleViolation, validated_f0401
+from commerce_core.einvoice.f0401 import BadDocument, InvoiceDocument, validated_f0401_batch
 from commerce_core.einvoice.invoice_store import Numbering, PendingDocument, PoolExhausted
-from commerce_core.einvoice.schemas import SchemaViolation
 from commerce_core.einvoice.tenancy import Tenant
 from commerce_core.einvoice.turnkey import TurnkeyFolders, f0401_file_name
 
 WRITE_CHUNK = 2000
-WRITER_THREADS = 16
-WRITER_SLICE = 50
-SLOW_CREATE_SECONDS = 100e-6
-
-
-@lru_cache(maxsize=1)
-def _writers() -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(WRITER_THREADS, thread_name_prefix="f0401-writer")
+VALIDATE_CHUNK = 200  # documents per XSD pass: big enough to share its cost, small enough to redo alone
 
 
 class DocumentChanged(RuntimeError):
     """The invoice would now produce different bytes than the file already handed to Turnkey."""
 
 
-# What a bad document raises; it is reported and left `numbered`, the others go on.
-RENDER_ERRORS = (SchemaViolation, InvoiceRuleViolation, DocumentChanged, etree.XMLSyntaxError)
+# Why a document cannot be written; it is reported and left `numbered`, the others go on.
+RenderError = BadDocument | DocumentChanged
+Rendered = tuple[str, bytes, str]  # file name, bytes, sha256
 
 
 @dataclass
@@ -60,14 +50,32 @@ class IssuedDay:
     errors: list[str] = field(default_factory=list)
 
 
-def render(tenant: Tenant, pending: PendingDocument) -> tuple[str, bytes, str]:
-    """File name, validated bytes and their sha256; refuses bytes that differ from an earlier write."""
-    data = validated_f0401(tenant.seller, pending.document)
-    digest = hashlib.sha256(data).hexdigest()
-    if pending.file_sha256 and pending.file_sha256 != digest:
-        raise DocumentChanged(f"invoice {pending.document.invoice_number} (order {pending.order_id}) would be "
-                              f"written with different bytes than before; refusing to hand Turnkey a second version")
-    return f0401_file_name(tenant.ban, pending.document.invoice_number), data, digest
+def render_batch(tenant: Tenant, pending: Sequence[PendingDocument]) -> list[Rendered | RenderError]:
+    """Per document: file name, validated bytes and their sha256, or why it cannot be written (invalid,
+    or bytes that differ from an earlier write: Turnkey never gets a second version of an invoice)."""
+    results: list[Rendered | RenderError] = []
+    for start in range(0, len(pending), VALIDATE_CHUNK):
+        chunk = pending[start:start + VALIDATE_CHUNK]
+        for item, data in zip(chunk, validated_f0401_batch(tenant.seller, [item.document for item in chunk])):
+            if isinstance(data, Exception):
+                results.append(data)
+                continue
+            digest = hashlib.sha256(data).hexdigest()
+            if item.file_sha256 and item.file_sha256 != digest:
+                results.append(DocumentChanged(
+                    f"invoice {item.document.invoice_number} (order {item.order_id}) would be written with "
+                    "different bytes than before; refusing to hand Turnkey a second version"))
+            else:
+                results.append((f0401_file_name(tenant.ban, item.document.invoice_number), data, digest))
+    return results
+
+
+def render(tenant: Tenant, pending: PendingDocument) -> Rendered:
+    """One document's file name, validated bytes and sha256; raises a RenderError."""
+    result = render_batch(tenant, [pending])[0]
+    if isinstance(result, Exception):
+        raise result
+    return result
 
 
 def write_documents(engine: Engine, folders: TurnkeyFolders, tenant: Tenant, day: date,
@@ -84,11 +92,12 @@ def write_documents(engine: Engine, folders: TurnkeyFolders, tenant: Tenant, day
     errors: list[str] = []
     for start in range(0, len(pending), WRITE_CHUNK):
         rendered = []
-        for item in pending[start:start + WRITE_CHUNK]:
-            try:
-                rendered.append((item, *render(tenant, item)))
-            except RENDER_ERRORS as error:
-                errors.append(f"{item.document.invoice_number} (order {item.order_id}): {error}")
+        chunk = pending[start:start + WRITE_CHUNK]
+        for item, result in zip(chunk, render_batch(tenant, chunk)):
+            if isinstance(result, Exception):
+                errors.append(f"{item.document.invoice_number} (order {item.order_id}): {result}")
+            else:
+                rendered.append((item, *result))
         handed_at = utcnow()  # before the writes: Turnkey's answers are never older than this
         with engine.begin() as conn:
             invoice_store.record_file_hashes(conn, tenant.id, day, {
@@ -106,22 +115,8 @@ def write_documents(engine: Engine, folders: TurnkeyFolders, tenant: Tenant, day
 
 
 def _write_all(folders: TurnkeyFolders, files: Sequence[tuple[str, bytes]]) -> None:
-    """Write the files; when creating a file turns out to wait on the disk (slower than
-    SLOW_CREATE_SECONDS, as on this machine's disk), the rest go through writer threads so
-    the waits overlap. On a fast filesystem threads would only fight over the GIL."""
-    if not files:
-        return
-    started = time.perf_counter()
-    probe = files[:WRITER_SLICE]
-    for name, data in probe:
+    for name, data in files:
         folders.write_f0401(name, data)
-    rest = files[len(probe):]
-    if (time.perf_counter() - started) / len(probe) < SLOW_CREATE_SECONDS:
-        for name, data in rest:
-            folders.write_f0401(name, data)
-        return
-    slices = [rest[start:start + WRITER_SLICE] for start in range(0, len(rest), WRITER_SLICE)]
-    list(_writers().map(lambda part: [folders.write_f0401(name, data) for name, data in part], slices))
 
 
 def issue_day(engine: Engine, folders: TurnkeyFolders, tenant: Tenant, day: date) -> IssuedDay:
@@ -129,11 +124,11 @@ def issue_day(engine: Engine, folders: TurnkeyFolders, tenant: Tenant, day: date
     write what an earlier run left numbered, or marked but unwritten."""
     issued = IssuedDay(tenant, day)
 
-    def render_new(order_id: str, document) -> tuple[str, bytes, str]:
-        return render(tenant, PendingDocument(order_id, document, None))
+    def render_new(documents: Sequence[tuple[str, InvoiceDocument]]) -> list[Rendered | RenderError]:
+        return render_batch(tenant, [PendingDocument(order_id, document, None) for order_id, document in documents])
 
     try:
-        issued.numbering = invoice_store.assign_numbers(engine, tenant, day, render_new, RENDER_ERRORS)
+        issued.numbering = invoice_store.assign_numbers(engine, tenant, day, render_new)
     except PoolExhausted as exhausted:
         issued.exhausted = exhausted  # what did fit was numbered and is written below
         issued.numbering = exhausted.numbering

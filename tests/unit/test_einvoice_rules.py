@@ -22,7 +22,7 @@ from commerce_core.einvoice.amounts import invoice_amounts
 from commerce_core.einvoice.ban import is_valid_ban
 from commerce_core.einvoice.e0501 import MAX_E0501_BYTES, AssignedRange, E0501Rejected, e0501_xml, parse_e0501
 from commerce_core.einvoice.f0401 import (InvoiceDocument, InvoiceRuleViolation, Seller, check_document,
-                                          random_number, validated_f0401)
+                                          f0401_xml, random_number, validated_f0401, validated_f0401_batch)
 from commerce_core.einvoice.periods import is_valid_period, period_months, period_of
 from commerce_core.einvoice.safe_xml import UnsafeXmlError, parse_untrusted
 from commerce_core.einvoice.turnkey import (ResultUnreadable, f0401_file_name, next_resend_at,
@@ -461,7 +461,7 @@ def test_f0401_for_every_accepted_kind_validates(kind):
 
 def test_f0401_is_deterministic():
     doc = kind_document("b2c-mobile-barcode")
-    first, second = validated_f0401(SELLER, doc), validated_f0401(SELLER, replace(doc))
+    first, second = validated_f0401(SELLER, doc), validated_f0401(SELLER, doc._replace())
     assert first == second
     number = random_number(SELLER.ban, doc.invoice_number)
     assert re.fullmatch(r"\d{4}", number) and number == random_number("22099131", "AB12345678")
@@ -473,7 +473,7 @@ def test_f0401_is_deterministic():
 def test_f0401_escapes_special_characters():
     doc = kind_document("b2b")
     nasty = 'Pipe <3/4"> & fittings > 2'
-    doc = replace(doc, buyer_name="A&B <Co>", items=((nasty,) + doc.items[0][1:],))
+    doc = doc._replace(buyer_name="A&B <Co>", items=((nasty,) + doc.items[0][1:],))
     data = validated_f0401(SELLER, doc)
     assert b"A&amp;B &lt;Co&gt;" in data and b"<Co>" not in data
     assert text(data, "f:Details/f:ProductItem/f:Description") == nasty
@@ -565,11 +565,28 @@ def test_f0401_contract_rules_beyond_the_xsd(case):
 def test_validated_f0401_refuses_bad_documents():
     doc = kind_document("b2b")
     with pytest.raises(InvoiceRuleViolation):
-        validated_f0401(SELLER, replace(doc, total_amount=doc.total_amount + 1))
+        validated_f0401(SELLER, doc._replace(total_amount=doc.total_amount + 1))
     with pytest.raises(schemas.SchemaViolation):
-        validated_f0401(SELLER, replace(doc, invoice_number="AB1234567X"))
+        validated_f0401(SELLER, doc._replace(invoice_number="AB1234567X"))
     with pytest.raises(schemas.SchemaViolation):
-        validated_f0401(SELLER, replace(doc, items=()))
+        validated_f0401(SELLER, doc._replace(items=()))
+
+
+def test_a_batch_is_judged_as_each_document_alone():
+    good = [kind_document(kind) for kind in sorted(KINDS)]
+    doc = kind_document("b2b")
+    bad_schema, bad_rule = doc._replace(invoice_number="AB1234567X"), doc._replace(total_amount=doc.total_amount + 1)
+    batch = [*good[:3], bad_schema, *good[3:], bad_rule]
+    results = validated_f0401_batch(SELLER, batch)
+    assert [data for data in results if isinstance(data, bytes)] == [validated_f0401(SELLER, d) for d in good]
+    assert isinstance(results[3], schemas.SchemaViolation) and "AB1234567X" in str(results[3])
+    assert isinstance(results[-1], InvoiceRuleViolation)
+    texts = [validated_f0401(SELLER, d) for d in good]
+    assert schemas.all_valid("F0401", texts)
+    assert not schemas.all_valid("F0401", [*texts, f0401_xml(SELLER, bad_schema)])
+    assert not schemas.all_valid("F0401", [*texts, b"<Invoice"])  # not even well-formed
+    # A document of another type is no F0401, even inside a batch of good ones.
+    assert not schemas.all_valid("F0401", [*texts, e0501_xml(RANGE)])
 
 
 # ---------------------------------------------------------------- Turnkey
