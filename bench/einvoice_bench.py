@@ -27,7 +27,7 @@ from pathlib import Path
 
 from lxml import etree
 
-from bench.common import DEFAULT_POSTGRES_URL, fresh_schema, write_results
+from bench.common import DEFAULT_POSTGRES_URL, fresh_schema, machine_busy_seconds, write_results
 from commerce_core.db.engine import get_engine
 from commerce_core.db.migrate import upgrade
 from commerce_core.einvoice import invoice_store, schemas
@@ -42,6 +42,7 @@ from commerce_core.einvoice.uploads import REQUIRED_COLUMNS
 from commerce_core.settings import load_settings
 
 DAY = date(2025, 1, 15)
+SLOW_CREATE_MICROS = 150
 PERIOD = "11402"
 BUYERS = ("53212539", "04595257", "47217677")
 
@@ -88,12 +89,34 @@ def write_upload(path: Path, ban: str, invoices: int, seed: int) -> int:
     return len(rows) - 1
 
 
+def _cpu_seconds() -> float:
+    """This process and its finished worker processes, user + system."""
+    return sum(getattr(resource.getrusage(who), field) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+               for field in ("ru_utime", "ru_stime"))
+
+
 def _timed(stage: str, work) -> dict:
-    started = time.perf_counter()
+    started, cpu, busy = time.perf_counter(), _cpu_seconds(), machine_busy_seconds()
     done = work()
     seconds = time.perf_counter() - started
-    print(f"[bench] {stage}: {done:,} invoices in {seconds:.1f} s = {done / seconds:,.0f}/s", flush=True)
-    return {"invoices": done, "seconds": round(seconds, 2), "per_second": round(done / seconds)}
+    cpu, busy = _cpu_seconds() - cpu, machine_busy_seconds() - busy
+    # The machine's busy time beyond the bench's own is PostgreSQL, the kernel's writeback, and anyone else.
+    print(f"[bench] {stage}: {done:,} invoices in {seconds:.1f} s = {done / seconds:,.0f}/s; CPU: bench "
+          f"{cpu:.1f} s, whole machine {busy:.1f} s of {seconds * (os.cpu_count() or 1):.1f}", flush=True)
+    return {"invoices": done, "seconds": round(seconds, 2), "per_second": round(done / seconds),
+            "bench_cpu_seconds": round(cpu, 1), "machine_busy_seconds": round(busy, 1)}
+
+
+def file_create_micros(folders: TurnkeyFolders, files: int = 2000) -> float:
+    """What writing one F0401 (temp name, write, rename) costs in SRC right now, in µs."""
+    data = b"x" * 1500
+    started = time.perf_counter()
+    for number in range(files):
+        folders.write_f0401(f"probe-{number}.xml", data)
+    micros = (time.perf_counter() - started) / files * 1e6
+    for number in range(files):
+        os.unlink(folders.src / f"probe-{number}.xml")
+    return micros
 
 
 def _progress(stage: str):
@@ -235,7 +258,14 @@ def run(args: argparse.Namespace) -> int:
             rows += write_upload(path, ban, count, seed=number)
             stat = path.stat()
             files.append(ArrivedFile(path, "invoices", ban, stat.st_size, stat.st_mtime_ns))
-        TurnkeyFolders(turnkey_root).create()
+        create_micros = file_create_micros(TurnkeyFolders(turnkey_root).create())
+        print(f"[bench] writing one file in {turnkey_root} costs {create_micros:.0f} µs now", flush=True)
+        if create_micros > SLOW_CREATE_MICROS:
+            # ext4 without a journal (this machine's disk) skips inodes freed in the last minutes when it
+            # allocates one, scanning them every time: right after a run's 720,000 files were removed,
+            # a create costs ten times more until the kernel lets them go.
+            print(f"[bench] WARNING: that is slow (over {SLOW_CREATE_MICROS} µs): files deleted minutes ago slow "
+                  "this filesystem's inode allocation; wait a few minutes and run again for a fair figure", flush=True)
         with engine.connect() as conn:
             tenants = [tenant_by_ban(conn, ban) for ban in bans]
         print(f"[bench] setup done: {rows:,} CSV rows", flush=True)
@@ -261,6 +291,7 @@ def run(args: argparse.Namespace) -> int:
                   resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024
     print(f"[bench] peak RSS {peak_mb:.0f} MB (largest single process)", flush=True)
     write_results("einvoice", {"invoices": args.invoices, "turnkey_root": str(turnkey_root), "tenants": args.tenants, "workers": args.workers,
+                               "file_create_micros": round(create_micros),
                                "csv_rows": rows, "stages": stages, "total_seconds": round(total, 2),
                                "per_second": round(issued / total), "verified_files": verified,
                                "naive": naive, "peak_rss_mb": round(peak_mb)})

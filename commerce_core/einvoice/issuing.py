@@ -27,7 +27,7 @@ from commerce_core.einvoice.tenancy import Tenant
 from commerce_core.einvoice.turnkey import TurnkeyFolders, f0401_file_name
 
 WRITE_CHUNK = 2000
-VALIDATE_CHUNK = 200  # documents per XSD pass: big enough to share its cost, small enough to redo alone
+VALIDATE_CHUNK = 100  # documents per XSD pass: big enough to share its cost, small enough to redo alone
 
 
 class DocumentChanged(RuntimeError):
