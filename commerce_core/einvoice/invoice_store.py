@@ -172,7 +172,7 @@ def assign_numbers(engine: Engine, tenant: Tenant, day: date, render: Renderer |
     with engine.begin() as conn:
         ranges = lock_pools(conn, tenant.id, period, GENERAL_INVOICE)
         waiting = conn.execute(
-            select(invoices if render else invoices.c.order_id)
+            (select(*_DOCUMENT_COLUMNS) if render else select(invoices.c.order_id))
             .where(invoices.c.tenant_id == tenant.id, invoices.c.invoice_date == day, invoices.c.status == "accepted")
             .order_by(invoices.c.invoice_time, invoices.c.order_id)).all()
         numbers = ((pool, number) for pool in ranges for number in range(pool["next_no"], pool["end_no"] + 1))
@@ -208,16 +208,20 @@ def assign_numbers(engine: Engine, tenant: Tenant, day: date, render: Renderer |
 
 # --- documents and their Turnkey state ------------------------------------------------------------
 
+# An invoice's document is read as its columns in InvoiceDocument's order (then the hash of its
+# bytes, once written), so each row becomes a document without a lookup per field.
+_DOCUMENT_COLUMNS = [invoices.c[name] for name in InvoiceDocument._fields] + [invoices.c.file_sha256]
+_FIELDS = len(InvoiceDocument._fields)
+_ITEMS, _TAX_RATE = InvoiceDocument._fields.index("items"), InvoiceDocument._fields.index("tax_rate")
+
+
 def _document(row, invoice_number: str | None = None) -> InvoiceDocument:
-    return InvoiceDocument(
-        invoice_number=invoice_number or row.invoice_number, invoice_date=row.invoice_date, invoice_time=row.invoice_time,
-        order_id=row.order_id, buyer_ban=row.buyer_ban, buyer_name=row.buyer_name, carrier_type=row.carrier_type,
-        carrier_id=row.carrier_id, donate_mark=row.donate_mark, npoban=row.npoban, print_mark=row.print_mark,
-        customs_clearance_mark=row.customs_clearance_mark, zero_tax_rate_reason=row.zero_tax_rate_reason,
-        items=tuple(orjson.loads(row.items)), sales_amount=row.sales_amount,
-        free_tax_sales_amount=row.free_tax_sales_amount, zero_tax_sales_amount=row.zero_tax_sales_amount,
-        tax_amount=row.tax_amount, total_amount=row.total_amount, tax_type=row.tax_type,
-        tax_rate=Decimal(row.tax_rate))
+    values = list(row[:_FIELDS])
+    if invoice_number:
+        values[0] = invoice_number
+    values[_ITEMS] = tuple(orjson.loads(values[_ITEMS]))
+    values[_TAX_RATE] = Decimal(values[_TAX_RATE])
+    return InvoiceDocument._make(values)
 
 
 @dataclass(frozen=True)
@@ -228,7 +232,7 @@ class PendingDocument:
 
 
 def documents_to_write(conn: Connection, tenant_id: int, day: date) -> list[PendingDocument]:
-    rows = conn.execute(select(invoices).where(invoices.c.tenant_id == tenant_id, invoices.c.invoice_date == day,
+    rows = conn.execute(select(*_DOCUMENT_COLUMNS).where(invoices.c.tenant_id == tenant_id, invoices.c.invoice_date == day,
                                                invoices.c.status == "numbered")
                         .order_by(invoices.c.invoice_number))
     return [PendingDocument(row.order_id, _document(row), row.file_sha256) for row in rows]
@@ -244,13 +248,13 @@ def handed_over(conn: Connection, tenant_id: int, day: date) -> list[tuple[str, 
 def documents_by_order(conn: Connection, tenant_id: int, day: date, order_ids: Sequence[str]) -> list[PendingDocument]:
     if not order_ids:
         return []
-    rows = conn.execute(select(invoices).where(invoices.c.tenant_id == tenant_id, invoices.c.invoice_date == day,
+    rows = conn.execute(select(*_DOCUMENT_COLUMNS).where(invoices.c.tenant_id == tenant_id, invoices.c.invoice_date == day,
                                                in_keys(conn, invoices.c.order_id, list(order_ids))))
     return [PendingDocument(row.order_id, _document(row), row.file_sha256) for row in rows]
 
 
 def documents_to_resend(conn: Connection, tenant_id: int, now: datetime) -> list[tuple[date, PendingDocument]]:
-    rows = conn.execute(select(invoices).where(invoices.c.tenant_id == tenant_id, invoices.c.status == "failed",
+    rows = conn.execute(select(*_DOCUMENT_COLUMNS).where(invoices.c.tenant_id == tenant_id, invoices.c.status == "failed",
                                                invoices.c.next_attempt_at <= now)
                         .order_by(invoices.c.invoice_date, invoices.c.invoice_number))
     return [(row.invoice_date, PendingDocument(row.order_id, _document(row), row.file_sha256)) for row in rows]
