@@ -78,8 +78,7 @@ def _invoice_row(tenant_id: int, upload_id: int, invoice: UploadedInvoice, now: 
         "sales_amount": amounts.sales, "free_tax_sales_amount": amounts.free_tax_sales,
         "zero_tax_sales_amount": amounts.zero_tax_sales, "tax_amount": amounts.tax,
         "total_amount": amounts.total, "tax_type": amounts.tax_type, "tax_rate": format(amounts.tax_rate, "f"),
-        "invoice_number": None, "status": "accepted", "file_sha256": None, "attempts": 0, "uploaded_at": None,
-        "next_attempt_at": None, "last_error": None, "created_at": now,
+        "status": "accepted", "attempts": 0, "created_at": now,  # number, file, times and error start NULL
     }
 
 
