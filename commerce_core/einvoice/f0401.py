@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from functools import lru_cache
 from typing import NamedTuple
 from xml.sax.saxutils import escape
 
@@ -78,6 +79,11 @@ def _role(identifier: str, name: str, address: str = "") -> str:
     return _tag("Identifier", identifier) + _tag("Name", name) + (_tag("Address", address) if address else "")
 
 
+@lru_cache(maxsize=1024)
+def _seller_xml(seller: Seller) -> str:  # the same for each of a tenant's invoices
+    return f"<Seller>{_role(seller.ban, seller.name, seller.address)}</Seller>"
+
+
 def _decimal_text(value: Decimal) -> str:
     text = format(value, "f")
     return text.rstrip("0").rstrip(".") if "." in text else text
@@ -90,7 +96,7 @@ def f0401_xml(seller: Seller, invoice: InvoiceDocument) -> bytes:
         _tag("InvoiceNumber", invoice.invoice_number),
         _tag("InvoiceDate", invoice.invoice_date.isoformat().replace("-", "")),
         _tag("InvoiceTime", invoice.invoice_time),
-        f"<Seller>{_role(seller.ban, seller.name, seller.address)}</Seller>",
+        _seller_xml(seller),
         f"<Buyer>{_role(buyer_id, buyer_name)}</Buyer>",
     ]
     if invoice.customs_clearance_mark:

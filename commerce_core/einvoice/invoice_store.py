@@ -150,6 +150,7 @@ class Numbering:
     last: str | None
     ready: tuple[tuple[str, bytes], ...] = ()  # rendered files (name, bytes), marked uploaded, to be written
     errors: tuple[str, ...] = ()  # numbered but not renderable: they stay `numbered` with the error
+    marked_at: datetime | None = None  # when `ready` was marked uploaded
 
 
 # [(order id, document)] → per document (file name, bytes, sha256), or the exception saying why not.
@@ -199,7 +200,8 @@ def assign_numbers(engine: Engine, tenant: Tenant, day: date, render: Renderer |
         for pool_id, next_no in used.items():
             advance_pool(conn, tenant.id, pool_id, next_no)
     numbering = Numbering(len(updates), updates[0]["invoice_number"] if updates else None,
-                          updates[-1]["invoice_number"] if updates else None, tuple(ready), tuple(errors))
+                          updates[-1]["invoice_number"] if updates else None, tuple(ready), tuple(errors),
+                          handed_at if render else None)
     if len(updates) < len(waiting):
         raise PoolExhausted(tenant, period, len(waiting) - len(updates), numbering)
     return numbering
@@ -237,11 +239,15 @@ def documents_to_write(conn: Connection, tenant_id: int, day: date) -> list[Pend
     return [PendingDocument(row.order_id, _document(row), row.file_sha256) for row in rows]
 
 
-def handed_over(conn: Connection, tenant_id: int, day: date) -> list[tuple[str, str]]:
-    """(order id, invoice number) of the day's invoices marked uploaded and not answered yet."""
-    return [tuple(row) for row in conn.execute(
-        select(invoices.c.order_id, invoices.c.invoice_number).where(
-            invoices.c.tenant_id == tenant_id, invoices.c.invoice_date == day, invoices.c.status == "uploaded"))]
+def handed_over(conn: Connection, tenant_id: int, day: date, marked_before: datetime | None = None
+                ) -> list[tuple[str, str]]:
+    """(order id, invoice number) of the day's invoices marked uploaded (before `marked_before`, when
+    given) and not answered yet."""
+    query = select(invoices.c.order_id, invoices.c.invoice_number).where(
+        invoices.c.tenant_id == tenant_id, invoices.c.invoice_date == day, invoices.c.status == "uploaded")
+    if marked_before is not None:
+        query = query.where(invoices.c.uploaded_at < marked_before)
+    return [tuple(row) for row in conn.execute(query)]
 
 
 def documents_by_order(conn: Connection, tenant_id: int, day: date, order_ids: Sequence[str]) -> list[PendingDocument]:

@@ -135,12 +135,11 @@ def issue_day(engine: Engine, folders: TurnkeyFolders, tenant: Tenant, day: date
     _write_all(folders, issued.numbering.ready)
     issued.written = len(issued.numbering.ready)
     issued.errors = list(issued.numbering.errors)
-    just_written = {name for name, _ in issued.numbering.ready}
     with engine.connect() as conn:
         pending = invoice_store.documents_to_write(conn, tenant.id, day)
-        earlier = [(order_id, f0401_file_name(tenant.ban, number))
-                   for order_id, number in invoice_store.handed_over(conn, tenant.id, day)]
-        earlier = [(order_id, name) for order_id, name in earlier if name not in just_written]
+        # Marked by an earlier run (this run's marks were all just written).
+        earlier = [(order_id, f0401_file_name(tenant.ban, number)) for order_id, number
+                   in invoice_store.handed_over(conn, tenant.id, day, marked_before=issued.numbering.marked_at)]
         present = folders.handed_over_names() if earlier else set()
         orphans = invoice_store.documents_by_order(
             conn, tenant.id, day, [order_id for order_id, name in earlier if name not in present])
