@@ -19,18 +19,19 @@ from functools import partial
 import orjson
 from sqlalchemy import Engine, Row, and_, or_, select
 
-from commerce_core.bulk_work import fewer_gc_passes
+from commerce_core.bulk_work import fewer_gc_passes, run_chunks
 from commerce_core.catalog.enrichment import CATALOG_LANGUAGES, Enricher, Enrichment, enrichable_text, text_hash
 from commerce_core.catalog.models import canonical_json, hash_bytes
-from commerce_core.catalog.pending import iter_pending
+from commerce_core.catalog.pending import pending_chunks, read_pending
 from commerce_core.catalog.supplier_staging import DELETED_HASH
 from commerce_core.db.cursors import utcnow
 from commerce_core.db.bulk import refresh_statistics, save_rows, upsert_rows
 from commerce_core.db.lookup import in_keys
 from commerce_core.db.schema import enriched_products, enrichment_cache, validated_products
-from commerce_core.db.write_behind import WriteBehind
 
 FAILED_SOURCE_HASH = "failed"
+# Failures named in the result (the counts cover all).
+FAILURES_KEPT = 20
 
 
 @dataclass
@@ -42,6 +43,13 @@ class EnrichmentResult:
     cache_hits: int = 0
     missing_languages: dict[str, int] = field(default_factory=dict)
     failures: list[str] = field(default_factory=list)
+
+    def add(self, part: EnrichmentResult) -> None:
+        for name in ("processed", "enriched", "failed", "deleted", "cache_hits"):
+            setattr(self, name, getattr(self, name) + getattr(part, name))
+        for language, count in part.missing_languages.items():
+            self.missing_languages[language] = self.missing_languages.get(language, 0) + count
+        self.failures += part.failures[: FAILURES_KEPT - len(self.failures)]
 
 
 def pending_products(supplier_id: str):
@@ -87,20 +95,21 @@ def enriched_content_hash(product_hash: str, enrichment_json: bytes) -> str:
 
 @fewer_gc_passes()
 def enrich_pending(engine: Engine, supplier_id: str, job_id: uuid.UUID, enricher: Enricher, *,
-                   batch_size: int = 10_000, concurrency: int = 1,
+                   batch_size: int = 10_000, concurrency: int = 1, workers: int = 1,
                    progress: Callable[[EnrichmentResult], None] | None = None) -> EnrichmentResult:
-    """Store each pending product's enrichment (not the product again: central_catalog joins the two)."""
+    """Store each pending product's enrichment (not the product again: central_catalog joins the two).
+
+    A costly enricher (it waits on the network) runs here with `concurrency` threads; any
+    other is CPU-bound and runs in `workers` processes on PostgreSQL (it must be picklable)."""
     result = EnrichmentResult()
-    query = pending_products(supplier_id)
-    # Threads only pay off for an enricher that waits on the network.
+    chunks = pending_chunks(engine, pending_products(supplier_id), validated_products.c.external_id, batch_size)
     pool = ThreadPoolExecutor(max_workers=concurrency) if enricher.costly and concurrency > 1 else None
     try:
-        with WriteBehind() as writer:
-            for batch in iter_pending(engine, query, validated_products.c.external_id, batch_size):
-                rows, computed = _enrich_batch(engine, supplier_id, job_id, enricher, batch, pool, result)
-                writer.submit(partial(_write_batch, engine, enricher, batch, rows, computed))
-                if progress:
-                    progress(result)
+        work = partial(_enrich_chunk, supplier_id, job_id, enricher, pool)
+        for part in run_chunks(engine, work, chunks, workers=1 if enricher.costly else workers):
+            result.add(part)
+            if progress:
+                progress(result)
     finally:
         if pool:
             pool.shutdown()
@@ -108,6 +117,15 @@ def enrich_pending(engine: Engine, supplier_id: str, job_id: uuid.UUID, enricher
         with engine.begin() as conn:
             refresh_statistics(conn, enriched_products)
     return result
+
+
+def _enrich_chunk(supplier_id: str, job_id: uuid.UUID, enricher: Enricher, pool: ThreadPoolExecutor | None,
+                  engine: Engine, keys: list[str]) -> EnrichmentResult:
+    batch = read_pending(engine, pending_products(supplier_id), validated_products.c.external_id, keys)
+    part = EnrichmentResult()
+    rows, computed = _enrich_batch(engine, supplier_id, job_id, enricher, batch, pool, part)
+    _write_batch(engine, enricher, batch, rows, computed)
+    return part
 
 
 def _enrich_batch(engine: Engine, supplier_id: str, job_id: uuid.UUID, enricher: Enricher, batch: list[Row],
@@ -145,7 +163,7 @@ def _enrich_batch(engine: Engine, supplier_id: str, job_id: uuid.UUID, enricher:
         enrichment = known.get(digest) or computed.get(digest)
         if enrichment is None:
             result.failed += 1
-            if len(result.failures) < 20:
+            if len(result.failures) < FAILURES_KEPT:
                 result.failures.append(f"{external_id}: {errors.get(digest)}")
             enrichment, outcome, source_hash = ORIGINAL, "original", FAILED_SOURCE_HASH
         else:
