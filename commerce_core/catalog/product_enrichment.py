@@ -133,21 +133,24 @@ def _enrich_batch(engine: Engine, supplier_id: str, job_id: uuid.UUID, enricher:
     now = utcnow()
     texts = {row.external_id: enrichable_text(orjson.loads(row.product))
              for row in batch if row.outcome == "valid"}
-    hashes = {external_id: text_hash(text) for external_id, text in texts.items()}
-    known = _cached(engine, enricher, set(hashes.values())) if enricher.costly else {}
-    result.cache_hits += sum(1 for digest in hashes.values() if digest in known)
-    to_compute = {digest: texts[external_id] for external_id, digest in hashes.items() if digest not in known}
+    if enricher.costly:  # worth a cache: its work is keyed by the hash of the text
+        work_keys = {external_id: text_hash(text) for external_id, text in texts.items()}
+        known = _cached(engine, enricher, set(work_keys.values()))
+    else:  # cheaper to run than to hash: keyed by product
+        work_keys, known = {external_id: external_id for external_id in texts}, {}
+    result.cache_hits += sum(1 for key in work_keys.values() if key in known)
+    to_compute = {key: texts[external_id] for external_id, key in work_keys.items() if key not in known}
 
     def attempt(item):
-        digest, text = item
+        key, text = item
         try:
-            return digest, enricher.enrich(text), None
+            return key, enricher.enrich(text), None
         except Exception as error:  # one product's failure must not stop the batch
-            return digest, None, f"{type(error).__name__}: {error}"
+            return key, None, f"{type(error).__name__}: {error}"
 
     outcomes = list(pool.map(attempt, to_compute.items()) if pool else map(attempt, to_compute.items()))
-    computed = {digest: enrichment for digest, enrichment, error in outcomes if enrichment is not None}
-    errors = {digest: error for digest, _, error in outcomes if error is not None}
+    computed = {key: enrichment for key, enrichment, error in outcomes if enrichment is not None}
+    errors = {key: error for key, _, error in outcomes if error is not None}
 
     rows = []
     base = {"supplier_id": supplier_id, "enriched_at": now, "import_job_id": job_id}
@@ -159,12 +162,12 @@ def _enrich_batch(engine: Engine, supplier_id: str, job_id: uuid.UUID, enricher:
             rows.append({**base, "external_id": external_id, "source_hash": row.content_hash,
                          "outcome": "deleted", "enrichment": None, "content_hash": DELETED_HASH})
             continue
-        digest = hashes[external_id]
-        enrichment = known.get(digest) or computed.get(digest)
+        key = work_keys[external_id]
+        enrichment = known.get(key) or computed.get(key)
         if enrichment is None:
             result.failed += 1
             if len(result.failures) < FAILURES_KEPT:
-                result.failures.append(f"{external_id}: {errors.get(digest)}")
+                result.failures.append(f"{external_id}: {errors.get(key)}")
             enrichment, outcome, source_hash = ORIGINAL, "original", FAILED_SOURCE_HASH
         else:
             result.enriched += 1
