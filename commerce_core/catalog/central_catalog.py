@@ -18,10 +18,10 @@ import orjson
 from sqlalchemy import Engine, Row, and_, or_, select
 
 from commerce_core.bulk_work import fewer_gc_passes, run_chunks
-from commerce_core.catalog.pending import pending_chunks, read_pending
+from commerce_core.catalog.pending import KeyRange, pending_ranges, read_pending
 from commerce_core.catalog.supplier_staging import DELETED_HASH
 from commerce_core.db.cursors import utcnow
-from commerce_core.db.bulk import delete_where_in, insert_rows, refresh_statistics, save_rows, update_rows
+from commerce_core.db.bulk import bulk_transaction, delete_where_in, insert_rows, refresh_statistics, save_rows, update_rows
 from commerce_core.db.schema import (
     enriched_products,
     product_images,
@@ -129,7 +129,7 @@ def write_pending(engine: Engine, supplier_id: str, *, actor: str, batch_size: i
                   progress: Callable[[CatalogWriteResult], None] | None = None) -> CatalogWriteResult:
     """Write every pending product, a transaction per batch; on PostgreSQL in `workers` processes."""
     result = CatalogWriteResult()
-    chunks = pending_chunks(engine, pending_changes(supplier_id), enriched_products.c.external_id, batch_size)
+    chunks = pending_ranges(engine, pending_changes(supplier_id), enriched_products.c.external_id, batch_size)
     for part in run_chunks(engine, partial(_write_chunk, supplier_id, actor), chunks, workers=workers):
         result.add(part)
         if progress:
@@ -140,8 +140,8 @@ def write_pending(engine: Engine, supplier_id: str, *, actor: str, batch_size: i
     return result
 
 
-def _write_chunk(supplier_id: str, actor: str, engine: Engine, keys: list[str]) -> CatalogWriteResult:
-    batch = read_pending(engine, pending_changes(supplier_id), enriched_products.c.external_id, keys)
+def _write_chunk(supplier_id: str, actor: str, engine: Engine, key_range: KeyRange) -> CatalogWriteResult:
+    batch = read_pending(engine, pending_changes(supplier_id), enriched_products.c.external_id, key_range)
     part = CatalogWriteResult()
     _write_batch(engine, _catalog_batch(supplier_id, actor, batch, part))
     return part
@@ -187,7 +187,7 @@ def _catalog_batch(supplier_id: str, actor: str, batch: list[Row], result: Catal
 
 def _write_batch(engine: Engine, batch: _CatalogBatch) -> None:
     changed = set(batch.changed_ids)
-    with engine.begin() as conn:
+    with bulk_transaction(engine) as conn:
         update_columns = [c for c in (batch.upserts[0] if batch.upserts else {}) if c not in ("id", *_KEEP_ON_UPDATE)]
         save_rows(conn, products, batch.upserts, keys=("id",), update_columns=update_columns,
                   is_new=[row["id"] not in changed for row in batch.upserts])

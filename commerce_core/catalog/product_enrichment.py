@@ -22,10 +22,10 @@ from sqlalchemy import Engine, Row, and_, or_, select
 from commerce_core.bulk_work import fewer_gc_passes, run_chunks
 from commerce_core.catalog.enrichment import CATALOG_LANGUAGES, Enricher, Enrichment, enrichable_text, text_hash
 from commerce_core.catalog.models import canonical_json, hash_bytes
-from commerce_core.catalog.pending import pending_chunks, read_pending
+from commerce_core.catalog.pending import KeyRange, pending_ranges, read_pending
 from commerce_core.catalog.supplier_staging import DELETED_HASH
 from commerce_core.db.cursors import utcnow
-from commerce_core.db.bulk import refresh_statistics, save_rows, upsert_rows
+from commerce_core.db.bulk import bulk_transaction, refresh_statistics, save_rows, upsert_rows
 from commerce_core.db.lookup import in_keys
 from commerce_core.db.schema import enriched_products, enrichment_cache, validated_products
 
@@ -102,7 +102,7 @@ def enrich_pending(engine: Engine, supplier_id: str, job_id: uuid.UUID, enricher
     A costly enricher (it waits on the network) runs here with `concurrency` threads; any
     other is CPU-bound and runs in `workers` processes on PostgreSQL (it must be picklable)."""
     result = EnrichmentResult()
-    chunks = pending_chunks(engine, pending_products(supplier_id), validated_products.c.external_id, batch_size)
+    chunks = pending_ranges(engine, pending_products(supplier_id), validated_products.c.external_id, batch_size)
     pool = ThreadPoolExecutor(max_workers=concurrency) if enricher.costly and concurrency > 1 else None
     try:
         work = partial(_enrich_chunk, supplier_id, job_id, enricher, pool)
@@ -120,8 +120,8 @@ def enrich_pending(engine: Engine, supplier_id: str, job_id: uuid.UUID, enricher
 
 
 def _enrich_chunk(supplier_id: str, job_id: uuid.UUID, enricher: Enricher, pool: ThreadPoolExecutor | None,
-                  engine: Engine, keys: list[str]) -> EnrichmentResult:
-    batch = read_pending(engine, pending_products(supplier_id), validated_products.c.external_id, keys)
+                  engine: Engine, key_range: KeyRange) -> EnrichmentResult:
+    batch = read_pending(engine, pending_products(supplier_id), validated_products.c.external_id, key_range)
     part = EnrichmentResult()
     rows, computed = _enrich_batch(engine, supplier_id, job_id, enricher, batch, pool, part)
     _write_batch(engine, enricher, batch, rows, computed)
@@ -183,7 +183,7 @@ def _enrich_batch(engine: Engine, supplier_id: str, job_id: uuid.UUID, enricher:
 
 def _write_batch(engine: Engine, enricher: Enricher, batch: list[Row], rows: list[dict], computed: dict) -> None:
     now = utcnow()
-    with engine.begin() as conn:
+    with bulk_transaction(engine) as conn:
         new_ids = {row.external_id for row in batch if row.is_new}
         save_rows(conn, enriched_products, rows, keys=("supplier_id", "external_id"),
                   is_new=[row["external_id"] in new_ids for row in rows])

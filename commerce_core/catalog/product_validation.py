@@ -12,11 +12,11 @@ from sqlalchemy import Engine, Row, and_, or_, select
 
 from commerce_core.bulk_work import fewer_gc_passes, run_chunks
 from commerce_core.catalog.models import content_hash
-from commerce_core.catalog.pending import pending_chunks, read_pending
+from commerce_core.catalog.pending import KeyRange, pending_ranges, read_pending
 from commerce_core.catalog.serp_mapping import map_serp_record, validate_serp_record
 from commerce_core.catalog.supplier_staging import DELETED_HASH
 from commerce_core.db.cursors import utcnow
-from commerce_core.db.bulk import insert_rows, refresh_statistics, save_rows
+from commerce_core.db.bulk import bulk_transaction, insert_rows, refresh_statistics, save_rows
 from commerce_core.db.schema import import_rejects, supplier_records, validated_products
 
 Mapper = Callable[[dict], dict]
@@ -68,7 +68,7 @@ def validate_pending(engine: Engine, supplier_id: str, job_id: uuid.UUID, *, bat
     """Validate every pending record, a transaction per batch; on PostgreSQL in `workers` processes
     (validate and mapper must then be module-level functions)."""
     result = ValidationResult()
-    chunks = pending_chunks(engine, pending_records(supplier_id), supplier_records.c.external_id, batch_size)
+    chunks = pending_ranges(engine, pending_records(supplier_id), supplier_records.c.external_id, batch_size)
     work = partial(_validate_chunk, supplier_id, job_id, validate, mapper)
     for part in run_chunks(engine, work, chunks, workers=workers):
         result.add(part)
@@ -81,8 +81,8 @@ def validate_pending(engine: Engine, supplier_id: str, job_id: uuid.UUID, *, bat
 
 
 def _validate_chunk(supplier_id: str, job_id: uuid.UUID, validate: Validator, mapper: Mapper, engine: Engine,
-                    keys: list[str]) -> ValidationResult:
-    batch = read_pending(engine, pending_records(supplier_id), supplier_records.c.external_id, keys)
+                    key_range: KeyRange) -> ValidationResult:
+    batch = read_pending(engine, pending_records(supplier_id), supplier_records.c.external_id, key_range)
     part = ValidationResult()
     rows, rejects = _validate_batch(supplier_id, job_id, batch, validate, mapper, part)
     _write_batch(engine, batch, rows, rejects)
@@ -122,7 +122,7 @@ def _validate_batch(supplier_id: str, job_id: uuid.UUID, batch: list[Row], valid
 
 
 def _write_batch(engine: Engine, batch: list[Row], rows: list[dict], rejects: list[dict]) -> None:
-    with engine.begin() as conn:
+    with bulk_transaction(engine) as conn:
         save_rows(conn, validated_products, rows, keys=("supplier_id", "external_id"),
                   is_new=[staged.is_new for staged in batch])
         insert_rows(conn, import_rejects, rejects)
