@@ -10,6 +10,7 @@ save and commit per product, 500 ms between pages of 100) on a smaller count.
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import subprocess
 import time
@@ -119,6 +120,22 @@ def _timed_materialize(assets: list, resources: dict, run_config: dict | None, i
     return {"wall_seconds": round(wall, 3), "stages": stages}
 
 
+def _worker_peak_rss_mb(exclude: int) -> list[float]:
+    """Peak RSS (VmHWM) of this process's children but the simulator: the catalog stages' workers."""
+    peaks = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                parent = int(stat.read().rsplit(")", 1)[1].split()[1])
+            if parent != os.getpid() or int(pid) == exclude:
+                continue
+            with open(f"/proc/{pid}/status") as status:
+                peaks += [int(line.split()[1]) / 1024 for line in status if line.startswith("VmHWM:")]
+        except (OSError, ValueError):  # gone meanwhile
+            continue
+    return sorted(round(mb, 1) for mb in peaks)
+
+
 def _seed_style_import(database_url: str, serp_url: str, count: int) -> dict:
     """seeds/000 ImportProductsJob, faithfully slow: pages of 100, 500 ms apart, one commit per product."""
     engine = get_engine(database_url)
@@ -217,7 +234,9 @@ def _run_in(bench_schema: BenchSchema, args: argparse.Namespace, report: dict) -
             print(f"[bench]   {shopline['wall_seconds']:.2f}s  ({rate:,.0f} products/s, "
                   f"{report['shopline']['vs_serp']:.0%} of the SERP path's rate)", flush=True)
         report["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
-        print(f"[bench] peak memory (RSS) of the pipeline process: {report['peak_rss_mb']:.0f} MB")
+        report["worker_peak_rss_mb"] = _worker_peak_rss_mb(exclude=simulator.pid)
+        print(f"[bench] peak memory (RSS) of the pipeline process: {report['peak_rss_mb']:.0f} MB; "
+              f"of its worker processes: {', '.join(f'{mb:.0f} MB' for mb in report['worker_peak_rss_mb']) or '-'}")
         if args.baseline_products:
             print(f"[bench] seed-style baseline on {args.baseline_products:,} products "
                   "(commit per product, 500 ms between pages of 100) ...", flush=True)

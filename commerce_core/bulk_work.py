@@ -1,12 +1,26 @@
-"""Process settings for bulk work (whole-catalog stages, region syncs)."""
+"""Process settings for bulk work (whole-catalog stages, region syncs), and worker processes for it."""
 
 from __future__ import annotations
 
+import atexit
 import gc
-from collections.abc import Iterator
+import multiprocessing
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_EXCEPTION, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
+from typing import TypeVar
+
+from sqlalchemy import Engine
+
+from commerce_core.db.engine import get_engine
 
 BULK_GEN0_THRESHOLD = 50_000
+
+R = TypeVar("R")
+# work(engine, chunk) -> partial result; a picklable callable (a module-level function or a partial of one).
+ChunkWork = Callable[[Engine, Sequence], R]
 
 
 @contextmanager
@@ -25,3 +39,87 @@ def fewer_gc_passes(threshold: int = BULK_GEN0_THRESHOLD) -> Iterator[None]:
         yield
     finally:
         gc.set_threshold(*before)
+
+
+def run_chunks(engine: Engine, work: ChunkWork, chunks: Sequence[Sequence], *, workers: int) -> Iterator[R]:
+    """work(engine, chunk) for every chunk; yields each partial result as it is done.
+
+    On PostgreSQL with workers > 1 and more than one chunk, the chunks run in that
+    many worker processes, each with its own connections, so Python and the
+    database keep every core busy (one process has one GIL). Each chunk must be
+    its own transaction: chunks finish in any order. Otherwise (SQLite: one
+    writer at a time) they run here, one after another. The first failure is
+    raised once the chunks already running have finished; chunks not started
+    are dropped.
+    """
+    if workers <= 1 or len(chunks) <= 1 or engine.dialect.name != "postgresql":
+        for chunk in chunks:
+            yield work(engine, chunk)
+        return
+    database_url = engine.url.render_as_string(hide_password=False)
+    pool = _shared_pool(workers)
+    futures: list[Future] = [pool.submit(_run_in_worker, database_url, work, chunk) for chunk in chunks]
+    try:
+        for future in _in_completion_order(futures):
+            yield future.result()
+    except BrokenProcessPool:
+        _discard_pool(pool)
+        raise
+    finally:
+        for future in futures:
+            future.cancel()
+        wait(futures)
+
+
+def _in_completion_order(futures: list[Future]) -> Iterator[Future]:
+    pending = set(futures)
+    while pending:
+        done, pending = wait(pending, return_when=FIRST_EXCEPTION)
+        yield from done
+
+
+# One pool per process, started on first use and kept: spawning a worker costs
+# ~0.5 s of imports, paid once rather than per stage. spawn, not fork: a forked
+# worker would inherit the parent's pooled database connections.
+_pool_lock = threading.Lock()
+_pool: ProcessPoolExecutor | None = None
+_pool_workers = 0
+
+
+def _shared_pool(workers: int) -> ProcessPoolExecutor:
+    global _pool, _pool_workers
+    with _pool_lock:
+        if _pool is None or _pool_workers != workers:
+            if _pool is not None:
+                _pool.shutdown(wait=True)
+            _pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                        initializer=gc.set_threshold, initargs=(BULK_GEN0_THRESHOLD,))
+            _pool_workers = workers
+        return _pool
+
+
+def _discard_pool(pool: ProcessPoolExecutor) -> None:
+    global _pool
+    with _pool_lock:
+        if _pool is pool:
+            _pool = None
+    pool.shutdown(wait=False, cancel_futures=True)
+
+
+@atexit.register
+def _shutdown_pool() -> None:
+    if _pool is not None:
+        _pool.shutdown(wait=True, cancel_futures=True)
+
+
+# In a worker: the engine of the database it last worked on. A worker outlives
+# runs (and, in tests, databases), so the connections of an earlier URL are closed.
+_worker_url: str | None = None
+
+
+def _run_in_worker(database_url: str, work: ChunkWork, chunk: Sequence) -> R:
+    global _worker_url
+    if _worker_url not in (None, database_url):
+        get_engine(_worker_url).dispose()
+    _worker_url = database_url
+    return work(get_engine(database_url), chunk)

@@ -176,7 +176,9 @@ def validated_products(context: AssetExecutionContext, catalog_db: CatalogDataba
         source = SOURCES[supplier_id]
         with _run_import_job(context, engine, "validated_products", supplier_id) as job_id:
             result = validate_pending(engine, supplier_id, job_id, validate=source.validate, mapper=source.map,
-                                      progress=progress_logger(context, f"validated {supplier_id}"), samples=samples)
+                                      batch_size=catalog_db.batch_size, workers=catalog_db.workers,
+                                      progress=progress_logger(context, f"validated {supplier_id}"))
+        samples += result.samples[: 10 - len(samples)]
         with engine.begin() as conn:
             rejected = import_jobs.get_job(conn, job_id)["rejected_count"] + result.rejected
             import_jobs.record_counts(conn, job_id, valid_count=result.valid, rejected_count=rejected)
@@ -249,6 +251,7 @@ def enriched_products(
         for supplier_id in _suppliers_to_process(context, engine, pending_products):
             with _run_import_job(context, engine, "enriched_products", supplier_id) as job_id:
                 result = enrich_pending(engine, supplier_id, job_id, active, concurrency=enricher.concurrency,
+                                        batch_size=catalog_db.batch_size, workers=catalog_db.workers,
                                         progress=progress_logger(context, f"enriched {supplier_id}"))
             for failure in result.failures:
                 context.log.warning(f"enrichment failed, original kept: {failure}")
@@ -292,6 +295,7 @@ def central_catalog(context: AssetExecutionContext, catalog_db: CatalogDatabase)
     for supplier_id in _suppliers_to_process(context, engine, pending_changes):
         with _run_import_job(context, engine, "central_catalog", supplier_id) as job_id:
             result = write_pending(engine, supplier_id, actor=f"dagster:{context.run.run_id[:8]}",
+                                   batch_size=catalog_db.batch_size, workers=catalog_db.workers,
                                    progress=progress_logger(context, f"written {supplier_id}"))
         with engine.begin() as conn:
             job = import_jobs.get_job(conn, job_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Optional
 
 from dagster import ConfigurableResource, InitResourceContext
@@ -20,6 +21,12 @@ class CatalogDatabase(ConfigurableResource):
         default=None, description="SQLAlchemy URL; empty reads HUB_DATABASE_URL (or the local SQLite) at run start."
     )
     apply_migrations: bool = Field(default=True, description="Run `hub db upgrade` before the run uses the database.")
+    workers: int = Field(
+        default=os.cpu_count() or 1, ge=1,
+        description="Processes that validate, enrich and write pending products side by side (PostgreSQL only; "
+        "SQLite has one writer).",
+    )
+    batch_size: int = Field(default=10_000, ge=1, description="Products per transaction in the catalog stages.")
 
     _engine: Optional[Engine] = PrivateAttr(default=None)
 

@@ -17,11 +17,11 @@ from functools import partial
 import orjson
 from sqlalchemy import Engine, Row, and_, or_, select
 
-from commerce_core.bulk_work import fewer_gc_passes
-from commerce_core.catalog.pending import iter_pending
+from commerce_core.bulk_work import fewer_gc_passes, run_chunks
+from commerce_core.catalog.pending import KeyRange, pending_ranges, read_pending
 from commerce_core.catalog.supplier_staging import DELETED_HASH
 from commerce_core.db.cursors import utcnow
-from commerce_core.db.bulk import delete_where_in, insert_rows, refresh_statistics, save_rows, update_rows
+from commerce_core.db.bulk import bulk_transaction, delete_where_in, insert_rows, refresh_statistics, save_rows, update_rows
 from commerce_core.db.schema import (
     enriched_products,
     product_images,
@@ -30,12 +30,12 @@ from commerce_core.db.schema import (
     products,
     validated_products,
 )
-from commerce_core.db.write_behind import WriteBehind
 from commerce_core.catalog.models import parse_utc, product_uuid
 
 SHORT_DESCRIPTION_LENGTH = 120
 # On a change the original creation stays.
 _KEEP_ON_UPDATE = ("created_at", "created_by")
+PREVIEW = 10
 
 
 @dataclass
@@ -45,6 +45,13 @@ class CatalogWriteResult:
     updated: int = 0
     archived: int = 0
     preview: list[dict] = field(default_factory=list)
+
+    def add(self, part: CatalogWriteResult) -> None:
+        self.processed += part.processed
+        self.inserted += part.inserted
+        self.updated += part.updated
+        self.archived += part.archived
+        self.preview += part.preview[: PREVIEW - len(self.preview)]
 
 
 def pending_changes(supplier_id: str):
@@ -118,18 +125,26 @@ def _children(product_id: uuid.UUID, product: dict) -> tuple[list, list, list]:
 
 
 @fewer_gc_passes()
-def write_pending(engine: Engine, supplier_id: str, *, actor: str, batch_size: int = 10_000,
+def write_pending(engine: Engine, supplier_id: str, *, actor: str, batch_size: int = 10_000, workers: int = 1,
                   progress: Callable[[CatalogWriteResult], None] | None = None) -> CatalogWriteResult:
+    """Write every pending product, a transaction per batch; on PostgreSQL in `workers` processes."""
     result = CatalogWriteResult()
-    with WriteBehind() as writer:
-        for batch in iter_pending(engine, pending_changes(supplier_id), enriched_products.c.external_id, batch_size):
-            writer.submit(partial(_write_batch, engine, _catalog_batch(supplier_id, actor, batch, result)))
-            if progress:
-                progress(result)
+    chunks = pending_ranges(engine, pending_changes(supplier_id), enriched_products.c.external_id, batch_size)
+    for part in run_chunks(engine, partial(_write_chunk, supplier_id, actor), chunks, workers=workers):
+        result.add(part)
+        if progress:
+            progress(result)
     if result.processed:
         with engine.begin() as conn:
             refresh_statistics(conn, products, product_translations, product_prices, product_images)
     return result
+
+
+def _write_chunk(supplier_id: str, actor: str, engine: Engine, key_range: KeyRange) -> CatalogWriteResult:
+    batch = read_pending(engine, pending_changes(supplier_id), enriched_products.c.external_id, key_range)
+    part = CatalogWriteResult()
+    _write_batch(engine, _catalog_batch(supplier_id, actor, batch, part))
+    return part
 
 
 @dataclass
@@ -164,7 +179,7 @@ def _catalog_batch(supplier_id: str, actor: str, batch: list[Row], result: Catal
         out.translations += translations
         out.prices += prices
         out.images += images
-        if len(result.preview) < 10:
+        if len(result.preview) < PREVIEW:
             result.preview.append(out.upserts[-1])
     result.archived += len(out.archives)
     return out
@@ -172,7 +187,7 @@ def _catalog_batch(supplier_id: str, actor: str, batch: list[Row], result: Catal
 
 def _write_batch(engine: Engine, batch: _CatalogBatch) -> None:
     changed = set(batch.changed_ids)
-    with engine.begin() as conn:
+    with bulk_transaction(engine) as conn:
         update_columns = [c for c in (batch.upserts[0] if batch.upserts else {}) if c not in ("id", *_KEEP_ON_UPDATE)]
         save_rows(conn, products, batch.upserts, keys=("id",), update_columns=update_columns,
                   is_new=[row["id"] not in changed for row in batch.upserts])

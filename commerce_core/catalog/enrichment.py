@@ -20,7 +20,10 @@ from commerce_core.http.resilience import HttpCallError, ResilientHttpClient
 
 _BREAKS = re.compile(r"<\s*(br|/p|/div|/li|/h[1-6])\s*/?\s*>", re.IGNORECASE)
 _TAGS = re.compile(r"<[^>]*>")
-_SPACES = re.compile(r"[ \t\u00a0\u3000]+")
+# Runs of spaces, tabs, no-break and ideographic spaces become one space: the others are
+# turned into spaces (str.translate), then runs of spaces collapse (a plain " " is found fast).
+_TO_SPACE = str.maketrans({"\t": " ", "\u00a0": " ", "\u3000": " "})
+_SPACE_RUN = re.compile(r"  +")
 _BLANK_LINES = re.compile(r"\n\s*\n+")
 
 # Keyword -> tag, matched on lower-cased names and categories in every catalog language.
@@ -38,10 +41,15 @@ TAG_KEYWORDS = {
 
 def clean_description(raw: str) -> str:
     """HTML to plain text: tags out, entities decoded, whitespace fixed, paragraphs kept."""
-    text = _BREAKS.sub("\n", raw or "")
-    text = html.unescape(_TAGS.sub("", text))
-    lines = (_SPACES.sub(" ", line).strip() for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"))
-    return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
+    text = _TAGS.sub("", _BREAKS.sub("\n", raw or ""))
+    if "&" in text:
+        text = html.unescape(text)
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if "\t" in text or "\u00a0" in text or "\u3000" in text:
+        text = text.translate(_TO_SPACE)
+    if "  " in text:
+        text = _SPACE_RUN.sub(" ", text)
+    return _BLANK_LINES.sub("\n\n", "\n".join([line.strip() for line in text.split("\n")])).strip()
 
 
 class EnrichableText(TypedDict):
@@ -86,13 +94,17 @@ _LATIN_KEYWORDS = re.compile(
 _CJK_KEYWORDS = [k for k in TAG_KEYWORDS if not k.isascii()]
 
 
+_WHITESPACE_RUN = re.compile(r"\s+")
+
+
 def generate_tags(text: EnrichableText, translations: dict[str, CatalogTranslation]) -> list[str]:
     tags = {text["productType"].lower()}
     if text["category"]:
-        tags.add("category:" + re.sub(r"\s+", "-", text["category"].strip().lower()))
+        tags.add("category:" + _WHITESPACE_RUN.sub("-", text["category"].strip().lower()))
     haystack = " ".join([text["name"], text["category"], *(t["name"] for t in translations.values())]).lower()
     tags.update(TAG_KEYWORDS[match] for match in _LATIN_KEYWORDS.findall(haystack))
-    tags.update(TAG_KEYWORDS[keyword] for keyword in _CJK_KEYWORDS if keyword in haystack)
+    if not haystack.isascii():  # every CJK keyword is non-ASCII
+        tags.update(TAG_KEYWORDS[keyword] for keyword in _CJK_KEYWORDS if keyword in haystack)
     return sorted(tags)
 
 

@@ -19,18 +19,19 @@ from functools import partial
 import orjson
 from sqlalchemy import Engine, Row, and_, or_, select
 
-from commerce_core.bulk_work import fewer_gc_passes
+from commerce_core.bulk_work import fewer_gc_passes, run_chunks
 from commerce_core.catalog.enrichment import CATALOG_LANGUAGES, Enricher, Enrichment, enrichable_text, text_hash
 from commerce_core.catalog.models import canonical_json, hash_bytes
-from commerce_core.catalog.pending import iter_pending
+from commerce_core.catalog.pending import KeyRange, pending_ranges, read_pending
 from commerce_core.catalog.supplier_staging import DELETED_HASH
 from commerce_core.db.cursors import utcnow
-from commerce_core.db.bulk import refresh_statistics, save_rows, upsert_rows
+from commerce_core.db.bulk import bulk_transaction, refresh_statistics, save_rows, upsert_rows
 from commerce_core.db.lookup import in_keys
 from commerce_core.db.schema import enriched_products, enrichment_cache, validated_products
-from commerce_core.db.write_behind import WriteBehind
 
 FAILED_SOURCE_HASH = "failed"
+# Failures named in the result (the counts cover all).
+FAILURES_KEPT = 20
 
 
 @dataclass
@@ -42,6 +43,13 @@ class EnrichmentResult:
     cache_hits: int = 0
     missing_languages: dict[str, int] = field(default_factory=dict)
     failures: list[str] = field(default_factory=list)
+
+    def add(self, part: EnrichmentResult) -> None:
+        for name in ("processed", "enriched", "failed", "deleted", "cache_hits"):
+            setattr(self, name, getattr(self, name) + getattr(part, name))
+        for language, count in part.missing_languages.items():
+            self.missing_languages[language] = self.missing_languages.get(language, 0) + count
+        self.failures += part.failures[: FAILURES_KEPT - len(self.failures)]
 
 
 def pending_products(supplier_id: str):
@@ -87,20 +95,21 @@ def enriched_content_hash(product_hash: str, enrichment_json: bytes) -> str:
 
 @fewer_gc_passes()
 def enrich_pending(engine: Engine, supplier_id: str, job_id: uuid.UUID, enricher: Enricher, *,
-                   batch_size: int = 10_000, concurrency: int = 1,
+                   batch_size: int = 10_000, concurrency: int = 1, workers: int = 1,
                    progress: Callable[[EnrichmentResult], None] | None = None) -> EnrichmentResult:
-    """Store each pending product's enrichment (not the product again: central_catalog joins the two)."""
+    """Store each pending product's enrichment (not the product again: central_catalog joins the two).
+
+    A costly enricher (it waits on the network) runs here with `concurrency` threads; any
+    other is CPU-bound and runs in `workers` processes on PostgreSQL (it must be picklable)."""
     result = EnrichmentResult()
-    query = pending_products(supplier_id)
-    # Threads only pay off for an enricher that waits on the network.
+    chunks = pending_ranges(engine, pending_products(supplier_id), validated_products.c.external_id, batch_size)
     pool = ThreadPoolExecutor(max_workers=concurrency) if enricher.costly and concurrency > 1 else None
     try:
-        with WriteBehind() as writer:
-            for batch in iter_pending(engine, query, validated_products.c.external_id, batch_size):
-                rows, computed = _enrich_batch(engine, supplier_id, job_id, enricher, batch, pool, result)
-                writer.submit(partial(_write_batch, engine, enricher, batch, rows, computed))
-                if progress:
-                    progress(result)
+        work = partial(_enrich_chunk, supplier_id, job_id, enricher, pool)
+        for part in run_chunks(engine, work, chunks, workers=1 if enricher.costly else workers):
+            result.add(part)
+            if progress:
+                progress(result)
     finally:
         if pool:
             pool.shutdown()
@@ -110,26 +119,38 @@ def enrich_pending(engine: Engine, supplier_id: str, job_id: uuid.UUID, enricher
     return result
 
 
+def _enrich_chunk(supplier_id: str, job_id: uuid.UUID, enricher: Enricher, pool: ThreadPoolExecutor | None,
+                  engine: Engine, key_range: KeyRange) -> EnrichmentResult:
+    batch = read_pending(engine, pending_products(supplier_id), validated_products.c.external_id, key_range)
+    part = EnrichmentResult()
+    rows, computed = _enrich_batch(engine, supplier_id, job_id, enricher, batch, pool, part)
+    _write_batch(engine, enricher, batch, rows, computed)
+    return part
+
+
 def _enrich_batch(engine: Engine, supplier_id: str, job_id: uuid.UUID, enricher: Enricher, batch: list[Row],
                   pool: ThreadPoolExecutor | None, result: EnrichmentResult) -> tuple[list[dict], dict]:
     now = utcnow()
     texts = {row.external_id: enrichable_text(orjson.loads(row.product))
              for row in batch if row.outcome == "valid"}
-    hashes = {external_id: text_hash(text) for external_id, text in texts.items()}
-    known = _cached(engine, enricher, set(hashes.values())) if enricher.costly else {}
-    result.cache_hits += sum(1 for digest in hashes.values() if digest in known)
-    to_compute = {digest: texts[external_id] for external_id, digest in hashes.items() if digest not in known}
+    if enricher.costly:  # worth a cache: its work is keyed by the hash of the text
+        work_keys = {external_id: text_hash(text) for external_id, text in texts.items()}
+        known = _cached(engine, enricher, set(work_keys.values()))
+    else:  # cheaper to run than to hash: keyed by product
+        work_keys, known = {external_id: external_id for external_id in texts}, {}
+    result.cache_hits += sum(1 for key in work_keys.values() if key in known)
+    to_compute = {key: texts[external_id] for external_id, key in work_keys.items() if key not in known}
 
     def attempt(item):
-        digest, text = item
+        key, text = item
         try:
-            return digest, enricher.enrich(text), None
+            return key, enricher.enrich(text), None
         except Exception as error:  # one product's failure must not stop the batch
-            return digest, None, f"{type(error).__name__}: {error}"
+            return key, None, f"{type(error).__name__}: {error}"
 
     outcomes = list(pool.map(attempt, to_compute.items()) if pool else map(attempt, to_compute.items()))
-    computed = {digest: enrichment for digest, enrichment, error in outcomes if enrichment is not None}
-    errors = {digest: error for digest, _, error in outcomes if error is not None}
+    computed = {key: enrichment for key, enrichment, error in outcomes if enrichment is not None}
+    errors = {key: error for key, _, error in outcomes if error is not None}
 
     rows = []
     base = {"supplier_id": supplier_id, "enriched_at": now, "import_job_id": job_id}
@@ -141,12 +162,12 @@ def _enrich_batch(engine: Engine, supplier_id: str, job_id: uuid.UUID, enricher:
             rows.append({**base, "external_id": external_id, "source_hash": row.content_hash,
                          "outcome": "deleted", "enrichment": None, "content_hash": DELETED_HASH})
             continue
-        digest = hashes[external_id]
-        enrichment = known.get(digest) or computed.get(digest)
+        key = work_keys[external_id]
+        enrichment = known.get(key) or computed.get(key)
         if enrichment is None:
             result.failed += 1
-            if len(result.failures) < 20:
-                result.failures.append(f"{external_id}: {errors.get(digest)}")
+            if len(result.failures) < FAILURES_KEPT:
+                result.failures.append(f"{external_id}: {errors.get(key)}")
             enrichment, outcome, source_hash = ORIGINAL, "original", FAILED_SOURCE_HASH
         else:
             result.enriched += 1
@@ -162,7 +183,7 @@ def _enrich_batch(engine: Engine, supplier_id: str, job_id: uuid.UUID, enricher:
 
 def _write_batch(engine: Engine, enricher: Enricher, batch: list[Row], rows: list[dict], computed: dict) -> None:
     now = utcnow()
-    with engine.begin() as conn:
+    with bulk_transaction(engine) as conn:
         new_ids = {row.external_id for row in batch if row.is_new}
         save_rows(conn, enriched_products, rows, keys=("supplier_id", "external_id"),
                   is_new=[row["external_id"] in new_ids for row in rows])

@@ -4,24 +4,24 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 
 import orjson
 from sqlalchemy import Engine, Row, and_, or_, select
 
-from commerce_core.bulk_work import fewer_gc_passes
+from commerce_core.bulk_work import fewer_gc_passes, run_chunks
 from commerce_core.catalog.models import content_hash
-from commerce_core.catalog.pending import iter_pending
+from commerce_core.catalog.pending import KeyRange, pending_ranges, read_pending
 from commerce_core.catalog.serp_mapping import map_serp_record, validate_serp_record
 from commerce_core.catalog.supplier_staging import DELETED_HASH
 from commerce_core.db.cursors import utcnow
-from commerce_core.db.bulk import insert_rows, refresh_statistics, save_rows
+from commerce_core.db.bulk import bulk_transaction, insert_rows, refresh_statistics, save_rows
 from commerce_core.db.schema import import_rejects, supplier_records, validated_products
-from commerce_core.db.write_behind import WriteBehind
 
 Mapper = Callable[[dict], dict]
 Validator = Callable[[object], list]
+SAMPLES = 10
 
 
 @dataclass
@@ -30,6 +30,14 @@ class ValidationResult:
     valid: int = 0
     rejected: int = 0
     deleted: int = 0
+    samples: list = field(default_factory=list, repr=False)  # the first valid products, for a preview
+
+    def add(self, part: ValidationResult) -> None:
+        self.processed += part.processed
+        self.valid += part.valid
+        self.rejected += part.rejected
+        self.deleted += part.deleted
+        self.samples += part.samples[: SAMPLES - len(self.samples)]
 
     @property
     def reject_rate(self) -> float:
@@ -55,25 +63,34 @@ def pending_records(supplier_id: str):
 
 @fewer_gc_passes()
 def validate_pending(engine: Engine, supplier_id: str, job_id: uuid.UUID, *, batch_size: int = 10_000,
-                     validate: Validator = validate_serp_record, mapper: Mapper = map_serp_record,
-                     progress: Callable[[ValidationResult], None] | None = None,
-                     samples: list | None = None) -> ValidationResult:
+                     workers: int = 1, validate: Validator = validate_serp_record, mapper: Mapper = map_serp_record,
+                     progress: Callable[[ValidationResult], None] | None = None) -> ValidationResult:
+    """Validate every pending record, a transaction per batch; on PostgreSQL in `workers` processes
+    (validate and mapper must then be module-level functions)."""
     result = ValidationResult()
-    query = pending_records(supplier_id)
-    with WriteBehind() as writer:
-        for batch in iter_pending(engine, query, supplier_records.c.external_id, batch_size):
-            rows, rejects = _validate_batch(supplier_id, job_id, batch, validate, mapper, result, samples)
-            writer.submit(partial(_write_batch, engine, batch, rows, rejects))
-            if progress:
-                progress(result)
+    chunks = pending_ranges(engine, pending_records(supplier_id), supplier_records.c.external_id, batch_size)
+    work = partial(_validate_chunk, supplier_id, job_id, validate, mapper)
+    for part in run_chunks(engine, work, chunks, workers=workers):
+        result.add(part)
+        if progress:
+            progress(result)
     if result.processed:
         with engine.begin() as conn:
             refresh_statistics(conn, validated_products)
     return result
 
 
+def _validate_chunk(supplier_id: str, job_id: uuid.UUID, validate: Validator, mapper: Mapper, engine: Engine,
+                    key_range: KeyRange) -> ValidationResult:
+    batch = read_pending(engine, pending_records(supplier_id), supplier_records.c.external_id, key_range)
+    part = ValidationResult()
+    rows, rejects = _validate_batch(supplier_id, job_id, batch, validate, mapper, part)
+    _write_batch(engine, batch, rows, rejects)
+    return part
+
+
 def _validate_batch(supplier_id: str, job_id: uuid.UUID, batch: list[Row], validate: Validator, mapper: Mapper,
-                    result: ValidationResult, samples: list | None) -> tuple[list[dict], list[dict]]:
+                    result: ValidationResult) -> tuple[list[dict], list[dict]]:
     now = utcnow()
     rows, rejects = [], []
     for staged in batch:
@@ -99,13 +116,13 @@ def _validate_batch(supplier_id: str, job_id: uuid.UUID, batch: list[Row], valid
         result.valid += 1
         rows.append({**row, "outcome": "valid", "product": orjson.dumps(product).decode(),
                      "content_hash": content_hash(product)})
-        if samples is not None and len(samples) < 10:
-            samples.append(product)
+        if len(result.samples) < SAMPLES:
+            result.samples.append(product)
     return rows, rejects
 
 
 def _write_batch(engine: Engine, batch: list[Row], rows: list[dict], rejects: list[dict]) -> None:
-    with engine.begin() as conn:
+    with bulk_transaction(engine) as conn:
         save_rows(conn, validated_products, rows, keys=("supplier_id", "external_id"),
                   is_new=[staged.is_new for staged in batch])
         insert_rows(conn, import_rejects, rejects)

@@ -20,7 +20,7 @@ from commerce_core.bulk_work import fewer_gc_passes
 from commerce_core.catalog.models import RawRecord, canonical_json, hash_bytes, parse_utc
 from commerce_core.db.lookup import in_keys
 from commerce_core.db.cursors import utcnow
-from commerce_core.db.bulk import insert_rows, refresh_statistics, save_rows, upsert_rows
+from commerce_core.db.bulk import bulk_transaction, insert_rows, refresh_statistics, save_rows, upsert_rows
 from commerce_core.db.schema import import_rejects, supplier_records
 from commerce_core.db.write_behind import WriteBehind
 
@@ -170,7 +170,7 @@ def _lookup_hashes(engine: Engine, supplier_id: str, keyed: dict) -> dict[str, s
 
 
 def _write_batch(engine: Engine, rows: list[dict], is_new: list[bool], rejects: list[dict]) -> None:
-    with engine.begin() as conn:
+    with bulk_transaction(engine) as conn:
         save_rows(conn, supplier_records, rows, keys=("supplier_id", "external_id"), is_new=is_new)
         insert_rows(conn, import_rejects, rejects)
 

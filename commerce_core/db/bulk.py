@@ -8,16 +8,33 @@ from __future__ import annotations
 
 import io
 import zlib
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 
 import orjson
-from sqlalchemy import JSON, Boolean, Connection, Integer, Numeric, String, Table, Uuid, bindparam, insert, text
+from sqlalchemy import JSON, Boolean, Connection, Engine, Integer, Numeric, String, Table, Text, Uuid, bindparam, insert, text
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from commerce_core.db.types import UtcDateTime
 
 SQLITE_BATCH = 2000
+
+
+@contextmanager
+def bulk_transaction(engine: Engine) -> Iterator[Connection]:
+    """A transaction writing one batch of a re-runnable bulk stage.
+
+    On PostgreSQL its commit does not wait for the write-ahead log to reach the
+    disk (synchronous_commit off): a server crash may lose the last batches
+    committed, never a part of one. Nothing is lost for good: a stage's pending
+    work is whatever differs from upstream, so the next run writes them again,
+    and the run's own later commits (its import job row) wait for the log,
+    which flushes every batch before them: a run that recorded success is durable."""
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
+        yield conn
 
 
 def insert_rows(conn: Connection, table: Table, rows: Sequence[Mapping]) -> int:
@@ -114,17 +131,21 @@ def delete_where_in(conn: Connection, table: Table, column: str, values: Iterabl
 def _copy_into(conn: Connection, target: str, table: Table, rows: Sequence[Mapping]) -> None:
     """COPY in PostgreSQL's text format: big JSON values only need their backslashes doubled."""
     columns = list(rows[0].keys())
+    cursor = conn.connection.dbapi_connection.cursor()
+    try:
+        cursor.copy_expert(f"COPY {target} ({', '.join(columns)}) FROM STDIN",
+                           io.StringIO(_copy_text(table, columns, rows)), size=_COPY_CHUNK)
+    finally:
+        cursor.close()
+
+
+def _copy_text(table: Table, columns: list[str], rows: Sequence[Mapping]) -> str:
     encoders = [(column, _encoder(table, column)) for column in columns]
-    data = "".join(
+    return "".join(
         "\t".join([_COPY_NULL if (value := row[column]) is None else encode(value) for column, encode in encoders])
         + "\n"
         for row in rows
     )
-    cursor = conn.connection.dbapi_connection.cursor()
-    try:
-        cursor.copy_expert(f"COPY {target} ({', '.join(columns)}) FROM STDIN", io.StringIO(data), size=_COPY_CHUNK)
-    finally:
-        cursor.close()
 
 
 def _escape(value: str) -> str:
@@ -145,23 +166,32 @@ def _encoder(table: Table, column: str) -> Callable[[object], str]:
     if isinstance(column_type, JSON):
         return lambda value: _escape(orjson.dumps(value).decode())
     if isinstance(column_type, UtcDateTime):
-        last: list = [None, ""]
-
         def utc_text(value: datetime) -> str:
-            # A batch stamps most rows with one moment: format it once.
-            if value is last[0]:
-                return last[1]
             # COPY bypasses UtcDateTime's bind check, so its rule is enforced here.
             if value.tzinfo is None:
                 raise ValueError(f"naive datetime {value!r} for {table.name}.{column}: pass an aware UTC datetime")
-            last[:] = value, value.isoformat()
-            return last[1]
-        return utc_text
+            return value.isoformat()
+        # A batch stamps most rows with one moment: format it once.
+        return _repeats_formatted_once(utc_text)
+    if isinstance(column_type, Uuid):
+        # Child rows follow one another per product: its id (a UUID's str() is slow Python) is formatted once.
+        return _repeats_formatted_once(lambda value: _escape(value) if isinstance(value, str) else str(value))
     if isinstance(column_type, Boolean):
         return lambda value: "t" if value else "f"
-    if isinstance(column_type, (String, Uuid, Integer, Numeric)):
+    if isinstance(column_type, (String, Integer, Numeric)):
         return lambda value: _escape(value) if isinstance(value, str) else str(value)
     return lambda value: _escape(str(value))
+
+
+def _repeats_formatted_once(encode: Callable[[object], str]) -> Callable[[object], str]:
+    """encode, remembering the last object: the same object again costs an identity check."""
+    last: list = [None, ""]
+
+    def encode_once(value: object) -> str:
+        if value is not last[0]:
+            last[:] = value, encode(value)
+        return last[1]
+    return encode_once
 
 
 _COPY_NULL = "\\N"
@@ -170,6 +200,12 @@ _COPY_CHUNK = 1 << 20
 
 def refresh_statistics(conn: Connection, *tables: Table) -> None:
     """ANALYZE after a bulk load: autovacuum lags behind, and with the stale
-    estimate of an empty table the planner sorts whole tables for every batch."""
+    estimate of an empty table the planner sorts whole tables for every batch.
+
+    Only the columns queries filter, join and sort on: the statistics of text
+    and JSON bodies (descriptions, payloads) cost most of an ANALYZE and no
+    query filters on them; autovacuum analyzes whole tables later."""
     if conn.dialect.name == "postgresql":
-        conn.exec_driver_sql(f"ANALYZE {', '.join(table.name for table in tables)}")
+        conn.exec_driver_sql("ANALYZE " + ", ".join(
+            f"{table.name} ({', '.join(c.name for c in table.columns if not isinstance(c.type, (Text, JSON)))})"
+            for table in tables))

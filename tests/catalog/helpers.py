@@ -12,9 +12,10 @@ from resources import CatalogDatabase, EnricherResource, SerpSupplierResource
 from tests.conftest import SERP_KEY
 
 
-def catalog_resources(database_url: str, serp_url: str, enricher: EnricherResource | None = None) -> dict:
+def catalog_resources(database_url: str, serp_url: str, enricher: EnricherResource | None = None,
+                      catalog_db: CatalogDatabase | None = None) -> dict:
     return {
-        "catalog_db": CatalogDatabase(database_url=database_url),
+        "catalog_db": catalog_db or CatalogDatabase(database_url=database_url),
         "serp": SerpSupplierResource(base_url=serp_url, api_key=SERP_KEY, page_size=50, backoff_seconds=0.01, concurrency=1,
                                      requests_per_second=0),
         "enricher": enricher or EnricherResource(),
@@ -23,13 +24,14 @@ def catalog_resources(database_url: str, serp_url: str, enricher: EnricherResour
 
 def run_catalog(database_url: str, serp_url: str, *, mode: str = "incremental", product_ids: list[str] | None = None,
                 enricher: EnricherResource | None = None, instance: DagsterInstance | None = None,
-                raise_on_error: bool = True, selection: list[str] | None = None):
+                raise_on_error: bool = True, selection: list[str] | None = None,
+                catalog_db: CatalogDatabase | None = None):
     config = {"mode": mode}
     if product_ids is not None:
         config["product_ids"] = product_ids
     return materialize(
         [*CATALOG_ASSETS, *CATALOG_CHECKS],
-        resources=catalog_resources(database_url, serp_url, enricher),
+        resources=catalog_resources(database_url, serp_url, enricher, catalog_db),
         run_config={"ops": {"serp_products": {"config": config}}} if not selection or "serp_products" in selection else None,
         instance=instance or DagsterInstance.ephemeral(),
         raise_on_error=raise_on_error,

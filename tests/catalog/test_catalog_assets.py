@@ -8,7 +8,17 @@ import httpx
 from sqlalchemy import select
 
 from commerce_core.db.engine import get_engine
-from commerce_core.db.schema import import_jobs, import_rejects, product_prices, products, sync_cursors
+from commerce_core.db.migrate import upgrade
+from commerce_core.db.schema import (
+    import_jobs,
+    import_rejects,
+    product_images,
+    product_prices,
+    product_translations,
+    products,
+    sync_cursors,
+)
+from resources import CatalogDatabase
 from tests.catalog.helpers import catalog_snapshot, materialization_metadata, run_catalog
 
 
@@ -178,3 +188,56 @@ def test_the_reject_rate_check_alone_creates_no_import_job(database_url, serp_si
     assert evaluation.passed
     with get_engine(database_url).connect() as conn:
         assert conn.execute(select(import_jobs)).first() is None
+
+
+def _comparable(value) -> str:
+    # NUMERIC(18,4) on PostgreSQL, the exact text on SQLite: the same amount either way.
+    return str(value.normalize()) if isinstance(value, Decimal) else repr(value)
+
+
+def _catalog_content(database_url: str) -> dict:
+    """What the catalog says, leaving out what names a run (stamps, actors) and row ids."""
+    run_specific = {"created_at", "updated_at", "archived_at", "created_by", "updated_by"}
+    with get_engine(database_url).connect() as conn:
+        content = {"products": sorted(
+            tuple(sorted((k, _comparable(v)) for k, v in row.items() if k not in run_specific))
+            for row in conn.execute(select(products)).mappings()
+        )}
+        for child in (product_translations, product_prices, product_images):
+            columns = [c for c in child.c if c.name != "id"]
+            content[child.name] = sorted(tuple(map(_comparable, row)) for row in conn.execute(select(*columns)))
+        content["rejects"] = sorted(
+            conn.execute(select(import_rejects.c.external_id, import_rejects.c.rule, import_rejects.c.message)).all()
+        )
+    return content
+
+
+def test_batches_in_worker_processes_build_what_one_process_builds(database_url, serp_simulator, tmp_path):
+    """Many small batches, on PostgreSQL in two spawned worker processes, against one batch in one process."""
+    served, catalog = serp_simulator(products=150, invalid_rate=0.1)
+    reference = f"sqlite:///{tmp_path / 'reference.sqlite3'}"
+    upgrade(reference)
+    batched = CatalogDatabase(database_url=database_url, workers=2, batch_size=7)
+
+    def both(**options):
+        ran = run_catalog(database_url, served.url, catalog_db=batched, **options)
+        run_catalog(reference, served.url, **options)
+        assert _catalog_content(database_url) == _catalog_content(reference)
+        return ran
+
+    first = both(mode="full")
+    central = materialization_metadata(first, "central_catalog")
+    assert (central["inserted"], central["updated"]) == (135, 0)
+    assert materialization_metadata(first, "validated_products")["rejected"] == 15
+    assert len(materialization_metadata(first, "validated_products")["preview"]) > 0
+
+    catalog.change(20)
+    catalog.delete(["SERP-0000004", "SERP-0000090"])
+    again = both(mode="full")
+    central = materialization_metadata(again, "central_catalog")
+    assert (central["inserted"], central["archived"]) == (0, 2) and central["updated"] > 0
+
+    before = catalog_snapshot(database_url)
+    nothing = both(mode="full")
+    assert materialization_metadata(nothing, "central_catalog")["updated"] == 0
+    assert catalog_snapshot(database_url) == before

@@ -325,4 +325,9 @@ def test_refresh_statistics_gives_the_planner_the_loaded_row_count(pg_engine: En
         assert conn.exec_driver_sql(estimate).scalar() <= 0  # never analyzed: -1 on PostgreSQL 14+
         refresh_statistics(conn, supplier_records)
         assert conn.exec_driver_sql(estimate).scalar() == 500
+        analyzed = set(conn.exec_driver_sql(
+            "SELECT attname FROM pg_stats WHERE tablename = 'supplier_records' AND schemaname = current_schema()"
+        ).scalars())
+    # The keys and hashes queries join on, not the payload bodies nothing filters on.
+    assert {"supplier_id", "external_id", "payload_hash"} <= analyzed and "payload" not in analyzed
 

@@ -37,6 +37,8 @@ from simulators.asgi_server import ServedApp
         ("&lt;b&gt; is literal", "<b> is literal"),
         ("a    b\t\tc", "a b c"),
         ("東京\u3000\u3000タワー", "東京 タワー"),
+        ("a \u00a0\t b\u3000 \u00a0c", "a b c"),
+        ("x\ty  z\u00a0w", "x y z w"),
         ("  padded  \n  lines  ", "padded\nlines"),
         ("a\n\n\n\n\nb", "a\n\nb"),
         ("a\n  \n \t \nb", "a\n\nb"),
