@@ -6,6 +6,12 @@ checks it). A reservation is one conditional UPDATE — `reserved + q` only wher
 `on_hand - reserved >= q` — so concurrent transactions, in any number of
 processes, can never reserve more than there is. A write's first answer is
 stored under its idempotency key in the same transaction as its effect.
+
+On PostgreSQL the statements a reservation batch runs (group commit) go to the
+driver as SQL written once, each column of the batch one array parameter
+(`unnest`): no statement is compiled per batch and nothing is done per row in
+Python but building those arrays. Elsewhere (SQLite) the same statements are
+SQLAlchemy Core. Both run the same algorithm, in the same order.
 """
 
 from __future__ import annotations
@@ -53,6 +59,13 @@ def _upsert(conn: Connection):
     return pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
 
 
+def _pg_cursor(conn: Connection):
+    """PostgreSQL (psycopg2): a driver cursor inside the caller's transaction. None elsewhere."""
+    if conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg2":
+        return conn.connection.cursor()
+    return None
+
+
 def available(level) -> int | None:
     return None if level.unlimited else level.on_hand - level.reserved
 
@@ -69,6 +82,12 @@ def get_level(conn: Connection, sku: str):
 def stored_answers(conn: Connection, keys: Sequence[str]) -> dict[str, Answer]:
     if not keys:
         return {}
+    cursor = _pg_cursor(conn)
+    if cursor is not None:
+        with cursor:
+            cursor.execute("SELECT idempotency_key, status_code, body FROM stock_answers "
+                           "WHERE idempotency_key = ANY(%s)", (list(keys),))
+            return {key: Answer(status, orjson.loads(body)) for key, status, body in cursor.fetchall()}
     rows = conn.execute(select(stock_answers.c.idempotency_key, stock_answers.c.status_code, stock_answers.c.body)
                         .where(stock_answers.c.idempotency_key.in_(list(keys))))
     return {key: Answer(status, orjson.loads(body)) for key, status, body in rows}
@@ -96,12 +115,22 @@ def _rate_limited(user_id: str, wait: float) -> Answer:
 def _take_order_slots(conn: Connection, requests: Sequence[ReserveRequest], now: datetime) -> dict[str, float]:
     """One conditional upsert for the batch's users; returns the users who must wait, and how long."""
     users = list(dict.fromkeys(r.user_id for r in requests))
-    statement = _upsert(conn)(stock_user_orders)
-    statement = statement.on_conflict_do_update(
-        index_elements=["user_id"], set_={"last_order_at": statement.excluded.last_order_at},
-        where=stock_user_orders.c.last_order_at <= now - ORDER_INTERVAL,
-    ).returning(stock_user_orders.c.user_id)
-    took = set(conn.execute(statement, [{"user_id": u, "last_order_at": now} for u in users]).scalars())
+    cursor = _pg_cursor(conn)
+    if cursor is not None:
+        with cursor:
+            cursor.execute(
+                "INSERT INTO stock_user_orders (user_id, last_order_at) SELECT u, %(now)s "
+                "FROM unnest(%(users)s::text[]) AS t(u) ON CONFLICT (user_id) DO UPDATE "
+                "SET last_order_at = excluded.last_order_at WHERE stock_user_orders.last_order_at <= %(since)s "
+                "RETURNING user_id", {"now": now, "since": now - ORDER_INTERVAL, "users": users})
+            took = {user for user, in cursor.fetchall()}
+    else:
+        statement = _upsert(conn)(stock_user_orders)
+        statement = statement.on_conflict_do_update(
+            index_elements=["user_id"], set_={"last_order_at": statement.excluded.last_order_at},
+            where=stock_user_orders.c.last_order_at <= now - ORDER_INTERVAL,
+        ).returning(stock_user_orders.c.user_id)
+        took = set(conn.execute(statement, [{"user_id": u, "last_order_at": now} for u in users]).scalars())
     waiting = [u for u in users if u not in took]
     if not waiting:
         return {}
@@ -200,6 +229,13 @@ def _take_stock(conn: Connection, requests: Sequence[ReserveRequest], todo: list
 
 def _take(conn: Connection, sku: str, quantity: int, now: datetime) -> bool:
     """The conditional UPDATE: reserve `quantity` only if it is there (never read-modify-write)."""
+    cursor = _pg_cursor(conn)
+    if cursor is not None:
+        with cursor:
+            cursor.execute("UPDATE stock_levels SET reserved = reserved + %(q)s, updated_at = %(now)s "
+                           "WHERE sku = %(sku)s AND (unlimited OR on_hand - reserved >= %(q)s)",
+                           {"q": quantity, "now": now, "sku": sku})
+            return cursor.rowcount == 1
     levels = stock_levels.c
     return conn.execute(
         update(stock_levels)
@@ -211,6 +247,21 @@ def _take(conn: Connection, sku: str, quantity: int, now: datetime) -> bool:
 def _record_reservations(conn: Connection, requests: Sequence[ReserveRequest], accepted: list[int],
                          now: datetime, expires_at: datetime) -> None:
     if not accepted:
+        return
+    cursor = _pg_cursor(conn)
+    if cursor is not None:
+        with cursor:  # both inserts in one round trip
+            cursor.execute(
+                "INSERT INTO stock_reservations (order_id, sku, user_id, quantity, status, created_at, expires_at, "
+                "updated_at) SELECT o, s, u, q, 'open', %(now)s, %(expires)s, %(now)s "
+                "FROM unnest(%(orders)s::text[], %(skus)s::text[], %(users)s::text[], %(quantities)s::int[]) "
+                "AS r(o, s, u, q); "
+                "INSERT INTO stock_ledger (sku, entry_type, on_hand_delta, reserved_delta, order_id, source, "
+                "created_at) SELECT s, 'reserve', 0, q, o, 'api', %(now)s "
+                "FROM unnest(%(orders)s::text[], %(skus)s::text[], %(quantities)s::int[]) AS r(o, s, q)",
+                {"now": now, "expires": expires_at, "orders": [requests[i].order_id for i in accepted],
+                 "skus": [requests[i].sku for i in accepted], "users": [requests[i].user_id for i in accepted],
+                 "quantities": [requests[i].quantity for i in accepted]})
         return
     conn.execute(insert(stock_reservations), [
         {"order_id": requests[i].order_id, "sku": requests[i].sku, "user_id": requests[i].user_id,
@@ -231,6 +282,17 @@ def _store_answers(conn: Connection, items: list[tuple[str, Answer]], now: datet
     """Store first answers; returns the keys another transaction had answered already."""
     if not items:
         return set()
+    cursor = _pg_cursor(conn)
+    if cursor is not None:
+        with cursor:
+            cursor.execute(
+                "INSERT INTO stock_answers (idempotency_key, status_code, body, created_at) SELECT k, c, b, %(now)s "
+                "FROM unnest(%(keys)s::text[], %(codes)s::int[], %(bodies)s::text[]) AS a(k, c, b) "
+                "ON CONFLICT (idempotency_key) DO NOTHING RETURNING idempotency_key",
+                {"now": now, "keys": [key for key, _ in items], "codes": [a.status_code for _, a in items],
+                 "bodies": [a.json().decode() for _, a in items]})
+            stored = {key for key, in cursor.fetchall()}
+        return {key for key, _ in items} - stored
     statement = _upsert(conn)(stock_answers).on_conflict_do_nothing(
         index_elements=["idempotency_key"]).returning(stock_answers.c.idempotency_key)
     stored = set(conn.execute(statement, [
