@@ -153,19 +153,16 @@ class StockService:
                                   "available": max(0, int(fast.value))})
             await self.redis.remember("reserve", request.order_id, answer)
             return answer
-        unlimited = int(fast.value) == -1
+        held = 0 if int(fast.value) == -1 else request.quantity  # an unlimited SKU's counter holds nothing
         try:
             answer = await self.committer.submit(request)
         except BaseException:  # includes a cancelled request: the stock held back here goes back
             log.exception("reservation %s could not be committed", request.order_id)
-            if not unlimited:
-                await self.redis.give_back(request.sku, request.quantity)
-            await self.redis.forget("reserve", request.order_id)
+            await self.redis.decided("reserve", request.order_id, None, request.sku, give_back=held)
             return UNAVAILABLE
-        if not answer.fresh and not unlimited:  # refused, or a replay of an earlier decision: nothing new taken
-            await self.redis.give_back(request.sku, request.quantity)
-        await self.redis.settled("reserve", request.order_id, answer if answer.status_code in (201, 409) else None,
-                                 request.sku)
+        # Refused, or a replay of an earlier decision: nothing new was taken, the held units go back.
+        await self.redis.decided("reserve", request.order_id, answer if answer.status_code in (201, 409) else None,
+                                 request.sku, give_back=0 if answer.fresh else held)
         return answer
 
     async def settle(self, order_id: str, action: str) -> Answer:

@@ -6,14 +6,21 @@ The database still decides (group commit) and is the record: a reservation the
 database refuses, or that fails to commit, is given back here. Redis keeps
 nothing on disk, so a missing SKU key means "not loaded", never "zero": it is
 loaded from the database on first use.
+
+The reservation path's commands (a new request's script, a decided request's
+answer) are queued: whatever the event loop queues in one turn goes to Redis in
+one pipeline, one round trip for all of them. Each reservation is still its own
+atomic script call.
 """
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 import orjson
 import redis.asyncio as aioredis
+from redis.exceptions import NoScriptError
 
 from commerce_core.stock.ledger import Answer
 from commerce_core.stock.redis_keys import UNLIMITED, answer_key, available_key, user_orders_key, view_key
@@ -65,18 +72,76 @@ class RedisStock:
         self._reserve = self.client.register_script(_RESERVE)
         self._load = self.client.register_script(_LOAD)
         self._add = self.client.register_script(_ADD)
+        self._queued: list[tuple[list[tuple], asyncio.Future]] = []
+        self._round_trips: set[asyncio.Task] = set()
 
     async def close(self) -> None:
         await self.client.aclose()
 
     async def try_reserve(self, sku: str, order_id: str, user_id: str, quantity: int) -> FastOutcome:
-        kind, value = await self._reserve(
-            keys=[available_key(sku), answer_key("reserve", order_id), user_orders_key(user_id)],
-            args=[quantity, ORDER_INTERVAL_MS, PENDING_TTL_MS],
-        )
+        [reply] = await self._queue([
+            ("EVALSHA", self._reserve.sha, 3, available_key(sku), answer_key("reserve", order_id),
+             user_orders_key(user_id), quantity, ORDER_INTERVAL_MS, PENDING_TTL_MS)])
+        kind, value = _value(reply)
         if kind == "ANSWER" and value == "PENDING":
             return FastOutcome("PENDING", "")
         return FastOutcome(kind, value)
+
+    async def decided(self, operation: str, order_id: str, answer: Answer | None, sku: str,
+                      give_back: int = 0) -> None:
+        """After the database decided (or failed to): give back `give_back` held units, remember the
+        answer (or forget the pending mark) and drop the SKU's cached view, all in the turn's pipeline."""
+        commands = [("EVALSHA", self._add.sha, 1, available_key(sku), give_back)] if give_back else []
+        if answer is None:
+            commands.append(("DEL", answer_key(operation, order_id)))
+        else:
+            commands.append(("SET", answer_key(operation, order_id),
+                             orjson.dumps({"status": answer.status_code, "body": answer.body}).decode(),
+                             "EX", ANSWER_TTL_SECONDS))
+        commands.append(("DEL", view_key(sku)))
+        for reply in await self._queue(commands):
+            _value(reply)
+
+    def _queue(self, commands: list[tuple]) -> asyncio.Future:
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        self._queued.append((commands, future))
+        if len(self._queued) == 1:  # the first this turn: send once the turn's other requests queued theirs
+            loop.call_soon(self._send)
+        return future
+
+    def _send(self) -> None:
+        queued, self._queued = self._queued, []
+        task = asyncio.ensure_future(self._round_trip(queued))
+        self._round_trips.add(task)
+        task.add_done_callback(self._round_trips.discard)
+
+    async def _round_trip(self, queued: list[tuple[list[tuple], asyncio.Future]]) -> None:
+        try:
+            replies = await self._pipeline([command for commands, _ in queued for command in commands])
+        except BaseException as error:
+            for _, future in queued:
+                if not future.done():
+                    future.set_exception(error)
+            return
+        at = 0
+        for commands, future in queued:
+            if not future.done():
+                future.set_result(replies[at:at + len(commands)])
+            at += len(commands)
+
+    async def _pipeline(self, commands: list[tuple]) -> list:
+        async with self.client.pipeline(transaction=False) as pipe:
+            for command in commands:
+                pipe.execute_command(*command)
+            replies = await pipe.execute(raise_on_error=False)
+        missing = [i for i, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
+        if missing:  # Redis restarted (it keeps no scripts): those did not run; load the scripts, run them
+            for script in (self._reserve, self._add):
+                await self.client.script_load(script.script)
+            for i, reply in zip(missing, await self._pipeline([commands[i] for i in missing])):
+                replies[i] = reply
+        return replies
 
     async def load(self, sku: str, available: int | None) -> None:
         await self._load(keys=[available_key(sku)], args=[UNLIMITED if available is None else available])
@@ -91,22 +156,6 @@ class RedisStock:
         await self.client.set(answer_key(operation, order_id),
                               orjson.dumps({"status": answer.status_code, "body": answer.body}).decode(),
                               ex=ANSWER_TTL_SECONDS)
-
-    async def settled(self, operation: str, order_id: str, answer: Answer | None, sku: str) -> None:
-        """After the database decided: remember the answer (or forget the pending mark) and drop the
-        SKU's cached view, in one round trip."""
-        async with self.client.pipeline(transaction=False) as pipe:
-            if answer is None:
-                pipe.delete(answer_key(operation, order_id))
-            else:
-                pipe.set(answer_key(operation, order_id),
-                         orjson.dumps({"status": answer.status_code, "body": answer.body}).decode(),
-                         ex=ANSWER_TTL_SECONDS)
-            pipe.delete(view_key(sku))
-            await pipe.execute()
-
-    async def forget(self, operation: str, order_id: str) -> None:
-        await self.client.delete(answer_key(operation, order_id))
 
     async def invalidate_view(self, sku: str) -> None:
         await self.client.delete(view_key(sku))
@@ -124,6 +173,12 @@ class RedisStock:
         if raw is None:
             return "missing"
         return None if int(raw) == UNLIMITED else int(raw)
+
+
+def _value(reply):
+    if isinstance(reply, Exception):  # a pipelined command's own error
+        raise reply
+    return reply
 
 
 def stored_answer(raw: str) -> Answer:
