@@ -22,6 +22,8 @@ _STOP = object()
 
 # Decides a batch inside the transaction: one result per item, in order.
 Decide = Callable[[Connection, list], list]
+# What a waiting caller gets: its future, and the result or the error.
+Outcomes = list[tuple[asyncio.Future, Any, "BaseException | None"]]
 
 
 class GroupCommitter:
@@ -50,7 +52,7 @@ class GroupCommitter:
                 return
             if item is not _STOP:
                 _, loop, future = item
-                _answer(loop, future, None, RuntimeError("the stock service is shutting down"))
+                _answer(loop, [(future, None, RuntimeError("the stock service is shutting down"))])
 
     def _run(self) -> None:
         while True:
@@ -79,22 +81,25 @@ class GroupCommitter:
             outcomes = [(answer, None) for answer in answers]
         except Exception as error:  # the transaction rolled back: nobody in it was acknowledged
             outcomes = [(None, error)] * len(batch)
+        by_loop: dict[asyncio.AbstractEventLoop, list] = {}
         for (_, loop, future), (answer, error) in zip(batch, outcomes):
-            _answer(loop, future, answer, error)
+            by_loop.setdefault(loop, []).append((future, answer, error))
+        for loop, answers in by_loop.items():  # one wake-up of each event loop for the whole batch
+            _answer(loop, answers)
 
 
-def _answer(loop: asyncio.AbstractEventLoop, future: asyncio.Future, answer: Any,
-            error: BaseException | None) -> None:
+def _answer(loop: asyncio.AbstractEventLoop, answers: Outcomes) -> None:
     try:
-        loop.call_soon_threadsafe(_settle, future, answer, error)
-    except RuntimeError:  # the loop is closed: nobody waits for this answer any more
+        loop.call_soon_threadsafe(_settle, answers)
+    except RuntimeError:  # the loop is closed: nobody waits for these answers any more
         pass
 
 
-def _settle(future: asyncio.Future, answer: Any, error: BaseException | None) -> None:
-    if future.done():
-        return
-    if error is not None:
-        future.set_exception(error)
-    else:
-        future.set_result(answer)
+def _settle(answers: Outcomes) -> None:
+    for future, answer, error in answers:
+        if future.done():
+            continue
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(answer)
