@@ -773,7 +773,7 @@ def _redis_benchmark(args, tag: str) -> dict:
         "check_and_decrement": base + ["-n", "200000", "EVAL", CHECK_AND_DECREMENT, "1", key, "1"],
         "service_reserve_script": base + ["-n", "200000", "-r", "1000000000", "EVAL", _RESERVE, "3", key,
                                           f"stock:answer:reserve:c{tag}-__rand_int__",
-                                          f"stock:orders:c{tag}-__rand_int__", "1", "1000", "30000"],
+                                          f"stock:orders:c{tag}-__rand_int__", "1000", "30000", "1"],
     }
     out = {"available": True}
     try:

