@@ -181,7 +181,7 @@ def reserve(conn: Connection, requests: Sequence[ReserveRequest], now: datetime,
     # The first answer is claimed before any effect is written: an order another transaction decided
     # meanwhile gets that answer, and the stock this batch took for it goes back.
     decided = [i for i in todo if answers[i] is not None and answers[i].status_code in (201, 409)]
-    lost = _store_answers(conn, [(reserve_key(requests[i].order_id), answers[i]) for i in decided], now)
+    lost = _claim_and_record(conn, requests, decided, answers, accepted, now, expires_at)
     if lost:
         stored = stored_answers(conn, list(lost))
         taken = set(accepted)
@@ -191,8 +191,6 @@ def reserve(conn: Connection, requests: Sequence[ReserveRequest], now: datetime,
                 if index in taken:
                     _give_back(conn, requests[index].sku, requests[index].quantity)
                 answers[index] = stored[key]
-        accepted = [i for i in accepted if reserve_key(requests[i].order_id) not in lost]
-    _record_reservations(conn, requests, accepted, now, expires_at)
     for index, request in enumerate(requests):  # repeats of an order id within the batch
         if answers[index] is None:
             answers[index] = answers[first_of_order[request.order_id]]
@@ -244,33 +242,46 @@ def _take(conn: Connection, sku: str, quantity: int, now: datetime) -> bool:
     ).rowcount == 1
 
 
-def _record_reservations(conn: Connection, requests: Sequence[ReserveRequest], accepted: list[int],
-                         now: datetime, expires_at: datetime) -> None:
-    if not accepted:
-        return
+def _claim_and_record(conn: Connection, requests: Sequence[ReserveRequest], decided: list[int], answers: list,
+                      accepted: list[int], now: datetime, expires_at: datetime) -> set[str]:
+    """Store the decided orders' first answers, then record the accepted orders whose answer this call
+    stored (reservation and ledger rows). Returns the keys another transaction had answered already."""
+    keys = [reserve_key(requests[i].order_id) for i in decided]
     cursor = _pg_cursor(conn)
-    if cursor is not None:
-        with cursor:  # both inserts in one round trip
-            cursor.execute(
-                "INSERT INTO stock_reservations (order_id, sku, user_id, quantity, status, created_at, expires_at, "
-                "updated_at) SELECT o, s, u, q, 'open', %(now)s, %(expires)s, %(now)s "
-                "FROM unnest(%(orders)s::text[], %(skus)s::text[], %(users)s::text[], %(quantities)s::int[]) "
-                "AS r(o, s, u, q); "
-                "INSERT INTO stock_ledger (sku, entry_type, on_hand_delta, reserved_delta, order_id, source, "
-                "created_at) SELECT s, 'reserve', 0, q, o, 'api', %(now)s "
-                "FROM unnest(%(orders)s::text[], %(skus)s::text[], %(quantities)s::int[]) AS r(o, s, q)",
-                {"now": now, "expires": expires_at, "orders": [requests[i].order_id for i in accepted],
-                 "skus": [requests[i].sku for i in accepted], "users": [requests[i].user_id for i in accepted],
-                 "quantities": [requests[i].quantity for i in accepted]})
-        return
-    conn.execute(insert(stock_reservations), [
-        {"order_id": requests[i].order_id, "sku": requests[i].sku, "user_id": requests[i].user_id,
-         "quantity": requests[i].quantity, "status": "open", "created_at": now, "expires_at": expires_at,
-         "updated_at": now} for i in accepted
-    ])
-    _ledger(conn, [{"sku": requests[i].sku, "entry_type": "reserve", "on_hand_delta": 0,
-                    "reserved_delta": requests[i].quantity, "order_id": requests[i].order_id, "source": "api",
-                    "created_at": now} for i in accepted])
+    if cursor is None:
+        lost = _store_answers(conn, list(zip(keys, (answers[i] for i in decided))), now)
+        recorded = [i for i in accepted if reserve_key(requests[i].order_id) not in lost]
+        if recorded:
+            conn.execute(insert(stock_reservations), [
+                {"order_id": requests[i].order_id, "sku": requests[i].sku, "user_id": requests[i].user_id,
+                 "quantity": requests[i].quantity, "status": "open", "created_at": now, "expires_at": expires_at,
+                 "updated_at": now} for i in recorded
+            ])
+            _ledger(conn, [{"sku": requests[i].sku, "entry_type": "reserve", "on_hand_delta": 0,
+                            "reserved_delta": requests[i].quantity, "order_id": requests[i].order_id,
+                            "source": "api", "created_at": now} for i in recorded])
+        return lost
+    if not keys:
+        return set()
+    with cursor:  # one statement, one round trip
+        cursor.execute(
+            "WITH claimed AS (INSERT INTO stock_answers (idempotency_key, status_code, body, created_at) "
+            "SELECT k, c, b, %(now)s FROM unnest(%(keys)s::text[], %(codes)s::int[], %(bodies)s::text[]) AS a(k, c, b) "
+            "ON CONFLICT (idempotency_key) DO NOTHING RETURNING idempotency_key), "
+            "recorded AS (INSERT INTO stock_reservations (order_id, sku, user_id, quantity, status, created_at, "
+            "expires_at, updated_at) SELECT o, s, u, q, 'open', %(now)s, %(expires)s, %(now)s FROM unnest("
+            "%(accepted)s::text[], %(orders)s::text[], %(skus)s::text[], %(users)s::text[], %(quantities)s::int[]) "
+            "AS r(k, o, s, u, q) WHERE k IN (SELECT idempotency_key FROM claimed) RETURNING order_id, sku, quantity), "
+            "ledger AS (INSERT INTO stock_ledger (sku, entry_type, on_hand_delta, reserved_delta, order_id, source, "
+            "created_at) SELECT sku, 'reserve', 0, quantity, order_id, 'api', %(now)s FROM recorded) "
+            "SELECT idempotency_key FROM claimed",
+            {"now": now, "expires": expires_at, "keys": keys, "codes": [answers[i].status_code for i in decided],
+             "bodies": [answers[i].json().decode() for i in decided],
+             "accepted": [reserve_key(requests[i].order_id) for i in accepted],
+             "orders": [requests[i].order_id for i in accepted], "skus": [requests[i].sku for i in accepted],
+             "users": [requests[i].user_id for i in accepted], "quantities": [requests[i].quantity for i in accepted]})
+        stored = {key for key, in cursor.fetchall()}
+    return set(keys) - stored
 
 
 def _give_back(conn: Connection, sku: str, quantity: int) -> None:
@@ -282,17 +293,6 @@ def _store_answers(conn: Connection, items: list[tuple[str, Answer]], now: datet
     """Store first answers; returns the keys another transaction had answered already."""
     if not items:
         return set()
-    cursor = _pg_cursor(conn)
-    if cursor is not None:
-        with cursor:
-            cursor.execute(
-                "INSERT INTO stock_answers (idempotency_key, status_code, body, created_at) SELECT k, c, b, %(now)s "
-                "FROM unnest(%(keys)s::text[], %(codes)s::int[], %(bodies)s::text[]) AS a(k, c, b) "
-                "ON CONFLICT (idempotency_key) DO NOTHING RETURNING idempotency_key",
-                {"now": now, "keys": [key for key, _ in items], "codes": [a.status_code for _, a in items],
-                 "bodies": [a.json().decode() for _, a in items]})
-            stored = {key for key, in cursor.fetchall()}
-        return {key for key, _ in items} - stored
     statement = _upsert(conn)(stock_answers).on_conflict_do_nothing(
         index_elements=["idempotency_key"]).returning(stock_answers.c.idempotency_key)
     stored = set(conn.execute(statement, [
