@@ -13,18 +13,29 @@ Variants (--variants, comma list, default all):
               transaction per request
   redis-2w    the stock service with Redis, `--workers 2` (per-process figure = total / 2)
   ceiling     redis-benchmark on an equivalent check-and-decrement Lua script (and on the
-              service's own reservation script), if redis-benchmark is installed
+              service's own reservation script, one reservation per call), if redis-benchmark
+              is installed
   nextengine  signed Next Engine stock pushes at a steady rate to the service with Redis
 
 Both peers are minimal Starlette apps defined here, served by uvicorn in their own
 process; they use sync psycopg2 in Starlette's threadpool (40 threads, one
 connection per thread) and insert a reservation row in the same transaction, as
-the service does. The load generator runs in its own spawned process(es): raw
-asyncio streams, keep-alive HTTP/1.1, uvloop when installed (--client httpx for
-httpx.AsyncClient instead); every request has a unique orderId and userId,
-quantity 1. Each variant has a timed part (stock 10,000,000, so it never runs out)
-and an oversell check (stock 1,000, 5,000 racing attempts; 201s and the database
-must both say exactly 1,000).
+the service does. Every request has a unique orderId and userId, quantity 1.
+Each variant has a timed part (stock 10,000,000, so it never runs out) and an
+oversell check (stock 1,000, 5,000 racing attempts; 201s and the database must
+both say exactly 1,000).
+
+Load generators (--client): the timed part runs `wrk` when it is installed
+(`apt-get install wrk`; --client auto, the default, or wrk): keep-alive HTTP/1.1,
+--load-processes threads, a Lua script that makes each request a new order and
+user and counts the answers by status; a warm-up run, then the timed run. wrk
+drops the answers still in flight when it stops, so after a wrk run the database
+may hold up to one reservation per connection more than the 201s counted (the
+check allows exactly that). Without wrk (or --client raw) the timed part runs the
+Python generator, which also runs every oversell race (it reads every answer): raw
+asyncio streams in spawned process(es), keep-alive HTTP/1.1, uvloop when
+installed (--client httpx for httpx.AsyncClient instead). The output and the
+results file name the generator.
 """
 
 from __future__ import annotations
