@@ -8,6 +8,8 @@ import contextlib
 import gc
 import logging
 import re
+import sys
+import time
 from datetime import datetime, timezone
 
 import orjson
@@ -38,6 +40,10 @@ log = logging.getLogger("stock_service")
 MAX_BODY = 1 << 20
 MAX_BULK = 5000
 VIEW_TTL_SECONDS = 2.0
+# The group-commit writer thread shares the GIL with the event loop. After each database round trip it waits
+# for the GIL; with Python's default 5 ms switch interval a busy loop kept it waiting that long several times
+# per batch, and every reservation in the batch with it. 0.5 ms: +15-35 % reservations/s (hub bench stock).
+GIL_SWITCH_INTERVAL_SECONDS = 0.0005
 _ID = re.compile(r"[\w.:@\-]{1,128}")
 # A SKU is whatever the stock system calls it (Next Engine codes may hold & or Japanese text).
 _SKU = re.compile(r"[^\x00-\x1f\x7f/]{1,128}")
@@ -63,8 +69,12 @@ def _json(answer: Answer) -> Response:
     return Response(answer.json(), status_code=answer.status_code, media_type="application/json", headers=headers)
 
 
+def _bad_answer(error: BadInput) -> Answer:
+    return Answer(400, {"error": "bad_request", "field": error.field, "message": f"{error.field}: {error.rule}"})
+
+
 def _bad(error: BadInput) -> Response:
-    return _json(Answer(400, {"error": "bad_request", "field": error.field, "message": f"{error.field}: {error.rule}"}))
+    return _json(_bad_answer(error))
 
 
 def _identifier(value, field: str) -> str:
@@ -88,7 +98,10 @@ def _quantity(value, field: str, *, allow_null: bool = False, minimum: int = 1) 
 
 
 async def _body(request: Request) -> dict:
-    raw = await request.body()
+    return _json_object(await request.body())
+
+
+def _json_object(raw: bytes) -> dict:
     if len(raw) > MAX_BODY:
         raise BadInput("body", f"larger than {MAX_BODY} bytes")
     try:
@@ -153,19 +166,16 @@ class StockService:
                                   "available": max(0, int(fast.value))})
             await self.redis.remember("reserve", request.order_id, answer)
             return answer
-        unlimited = int(fast.value) == -1
+        held = 0 if int(fast.value) == -1 else request.quantity  # an unlimited SKU's counter holds nothing
         try:
             answer = await self.committer.submit(request)
         except BaseException:  # includes a cancelled request: the stock held back here goes back
             log.exception("reservation %s could not be committed", request.order_id)
-            if not unlimited:
-                await self.redis.give_back(request.sku, request.quantity)
-            await self.redis.forget("reserve", request.order_id)
+            await self.redis.decided("reserve", request.order_id, None, request.sku, give_back=held)
             return UNAVAILABLE
-        if not answer.fresh and not unlimited:  # refused, or a replay of an earlier decision: nothing new taken
-            await self.redis.give_back(request.sku, request.quantity)
-        await self.redis.settled("reserve", request.order_id, answer if answer.status_code in (201, 409) else None,
-                                 request.sku)
+        # Refused, or a replay of an earlier decision: nothing new was taken, the held units go back.
+        await self.redis.decided("reserve", request.order_id, answer if answer.status_code in (201, 409) else None,
+                                 request.sku, give_back=0 if answer.fresh else held)
         return answer
 
     async def settle(self, order_id: str, action: str) -> Answer:
@@ -279,16 +289,16 @@ class StockService:
             return apply_push(conn, "nextengine", push, utcnow())
 
 
-def create_app(settings: ServiceSettings | None = None) -> Starlette:
+def create_app(settings: ServiceSettings | None = None) -> "ReservationRoute":
     settings = settings or load_service_settings()
     service: StockService | None = None
     webhook_routes: list = []
     region_codes = [region.code for region in load_regions().enabled()]
 
-    async def reserve(request: Request) -> Response:
+    async def reserve(path_sku: str, raw: bytes) -> Answer:
         try:
-            sku = _sku(request.path_params["sku"])
-            body = await _body(request)
+            sku = _sku(path_sku)
+            body = _json_object(raw)
             reservation = ReserveRequest(
                 order_id=_identifier(body.get("orderId"), "orderId"),
                 sku=sku,
@@ -297,10 +307,10 @@ def create_app(settings: ServiceSettings | None = None) -> Starlette:
             )
         except BadInput as error:
             service.metrics.reservation(400)
-            return _bad(error)
+            return _bad_answer(error)
         answer = await service.reserve(reservation)
         service.metrics.reservation(answer.status_code)
-        return _json(answer)
+        return answer
 
     def settle(action: str):
         async def endpoint(request: Request) -> Response:
@@ -393,6 +403,7 @@ def create_app(settings: ServiceSettings | None = None) -> Starlette:
         nonlocal service
         # Every request allocates many short-lived, acyclic objects; collect cycles less often.
         gc.set_threshold(BULK_GEN0_THRESHOLD, *gc.get_threshold()[1:])
+        sys.setswitchinterval(GIL_SWITCH_INTERVAL_SECONDS)
         service = StockService(settings)
         app.state.service = service
         webhook_routes[:] = webhooks.routes(service)
@@ -413,7 +424,6 @@ def create_app(settings: ServiceSettings | None = None) -> Starlette:
             await service.close()
 
     routes = [
-        Route("/stock/{sku}/reservations", reserve, methods=["POST"]),
         Route("/reservations/{order_id}/release", settle("release"), methods=["POST"]),
         Route("/reservations/{order_id}/confirm", settle("confirm"), methods=["POST"]),
         Route("/stock/{sku}", stock, methods=["GET"]),
@@ -427,5 +437,73 @@ def create_app(settings: ServiceSettings | None = None) -> Starlette:
         Route("/metrics", metrics, methods=["GET"]),
         Route("/openapi.json", openapi, methods=["GET"]),
     ]
-    return Starlette(routes=routes, lifespan=lifespan,
-                     middleware=[Middleware(MetricsMiddleware, metrics_of=lambda: service and service.metrics)])
+    app = Starlette(routes=routes, lifespan=lifespan,
+                    middleware=[Middleware(MetricsMiddleware, metrics_of=lambda: service and service.metrics)])
+    return ReservationRoute(app, reserve, lambda: service and service.metrics)
+
+
+RESERVATIONS = "/stock/{sku}/reservations"
+_PLAIN_TEXT = [(b"content-type", b"text/plain; charset=utf-8")]
+
+
+class ReservationRoute:
+    """Pure ASGI in front of the Starlette app: the hot route, `POST /stock/{sku}/reservations`, is answered here
+    without Starlette's middleware, routing, Request and Response objects (about 20 us of CPU per request, in the
+    one thread that serves them all). Same answers, same metrics (by route template), 405 for another method, 500
+    for an unexpected error; every other path, and the lifespan, go to the app."""
+
+    def __init__(self, app: Starlette, reserve, metrics_of):
+        self.app = app
+        self.reserve = reserve  # (sku from the path, raw body) -> Answer
+        self.metrics_of = metrics_of
+
+    async def __call__(self, scope, receive, send) -> None:
+        path = scope["path"] if scope["type"] == "http" else ""
+        # {sku} matches what Starlette's default path parameter does: one non-empty segment.
+        if not (path.startswith("/stock/") and path.endswith("/reservations") and len(path) > 20
+                and "/" not in path[7:-13]):
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 405
+        try:
+            if scope["method"] != "POST":
+                await _send(send, 405, b"Method Not Allowed", [*_PLAIN_TEXT, (b"allow", b"POST")])
+                return
+            raw = await _read_body(receive)
+            if raw is None:  # the client went away before its order was complete: nothing to answer
+                status = 499  # counted as nginx names it: the client closed the request
+                return
+            try:
+                answer = await self.reserve(path[7:-13], raw)
+            except Exception:
+                log.exception("reservation request failed")
+                status = 500
+                await _send(send, 500, b"Internal Server Error", _PLAIN_TEXT)
+                return
+            status = answer.status_code
+            headers = [(b"content-type", b"application/json")]
+            if answer.retry_after:
+                headers.append((b"retry-after", str(max(1, round(answer.retry_after))).encode()))
+            await _send(send, status, answer.json(), headers)
+        finally:
+            metrics = self.metrics_of()
+            if metrics is not None:
+                metrics.answered(RESERVATIONS, scope["method"], status, time.perf_counter() - started)
+
+
+async def _read_body(receive) -> bytes | None:
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+async def _send(send, status: int, body: bytes, headers: list[tuple[bytes, bytes]]) -> None:
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-length", str(len(body)).encode()), *headers]})
+    await send({"type": "http.response.body", "body": body})

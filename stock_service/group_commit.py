@@ -13,15 +13,21 @@ from __future__ import annotations
 import asyncio
 import queue
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Connection, Engine
 
 _STOP = object()
+# The writer keeps its connection while batches follow each other; after a pause longer than this it takes
+# one from the pool again, whose pre-ping replaces a connection the server dropped meanwhile.
+KEEP_CONNECTION_SECONDS = 1.0
 
 # Decides a batch inside the transaction: one result per item, in order.
 Decide = Callable[[Connection, list], list]
+# What a waiting caller gets: its future, and the result or the error.
+Outcomes = list[tuple[asyncio.Future, Any, "BaseException | None"]]
 
 
 class GroupCommitter:
@@ -30,6 +36,8 @@ class GroupCommitter:
         self.decide = decide
         self.max_batch = max_batch
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._conn: Connection | None = None  # the writer thread's own
+        self._used = 0.0
         self._thread = threading.Thread(target=self._run, name=f"group-commit-{name}", daemon=True)
         self._thread.start()
 
@@ -50,9 +58,15 @@ class GroupCommitter:
                 return
             if item is not _STOP:
                 _, loop, future = item
-                _answer(loop, future, None, RuntimeError("the stock service is shutting down"))
+                _answer(loop, [(future, None, RuntimeError("the stock service is shutting down"))])
 
     def _run(self) -> None:
+        try:
+            self._batches()
+        finally:
+            self._release()
+
+    def _batches(self) -> None:
         while True:
             item = self._queue.get()
             if item is _STOP:
@@ -74,27 +88,48 @@ class GroupCommitter:
 
     def _decide(self, batch: list) -> None:
         try:
-            with self.engine.begin() as conn:
+            conn = self._connection()
+            with conn.begin():
                 answers = self.decide(conn, [item for item, _, _ in batch])
             outcomes = [(answer, None) for answer in answers]
+            self._used = time.monotonic()
         except Exception as error:  # the transaction rolled back: nobody in it was acknowledged
+            self._release()  # the next batch starts on a checked connection
             outcomes = [(None, error)] * len(batch)
+        by_loop: dict[asyncio.AbstractEventLoop, list] = {}
         for (_, loop, future), (answer, error) in zip(batch, outcomes):
-            _answer(loop, future, answer, error)
+            by_loop.setdefault(loop, []).append((future, answer, error))
+        for loop, answers in by_loop.items():  # one wake-up of each event loop for the whole batch
+            _answer(loop, answers)
+
+    def _connection(self) -> Connection:
+        if self._conn is not None and time.monotonic() - self._used > KEEP_CONNECTION_SECONDS:
+            self._release()
+        if self._conn is None:
+            self._conn = self.engine.connect()
+        return self._conn
+
+    def _release(self) -> None:
+        if self._conn is not None:
+            conn, self._conn = self._conn, None
+            try:
+                conn.close()
+            except Exception:  # a broken connection: the pool discards it
+                pass
 
 
-def _answer(loop: asyncio.AbstractEventLoop, future: asyncio.Future, answer: Any,
-            error: BaseException | None) -> None:
+def _answer(loop: asyncio.AbstractEventLoop, answers: Outcomes) -> None:
     try:
-        loop.call_soon_threadsafe(_settle, future, answer, error)
-    except RuntimeError:  # the loop is closed: nobody waits for this answer any more
+        loop.call_soon_threadsafe(_settle, answers)
+    except RuntimeError:  # the loop is closed: nobody waits for these answers any more
         pass
 
 
-def _settle(future: asyncio.Future, answer: Any, error: BaseException | None) -> None:
-    if future.done():
-        return
-    if error is not None:
-        future.set_exception(error)
-    else:
-        future.set_result(answer)
+def _settle(answers: Outcomes) -> None:
+    for future, answer, error in answers:
+        if future.done():
+            continue
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(answer)

@@ -29,11 +29,26 @@ class ServiceMetrics:
         self.conflicts = Counter("stock_reservation_conflicts", "Reservations refused for lack of stock (409)",
                                  registry=self.registry)
         self.registry.register(SyncMetricsCollector(engine))
+        # Labelled children by label values, looked up once (labels() costs more than the increment).
+        self._children: dict[tuple, object] = {}
+
+    def _child(self, metric, *values: str):
+        key = (metric, values)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*values)
+        return child
 
     def reservation(self, status_code: int) -> None:
-        self.reservations.labels(RESERVATION_OUTCOMES.get(status_code, str(status_code))).inc()
+        self._child(self.reservations, RESERVATION_OUTCOMES.get(status_code, str(status_code))).inc()
         if status_code == 409:
             self.conflicts.inc()
+
+    def answered(self, route: str, method: str, status_code: int, seconds: float) -> None:
+        """One HTTP answer, counted under its route template (never the raw path) and timed."""
+        method = method if method in KNOWN_METHODS else "other"  # clients choose it
+        self._child(self.requests, route, method, str(status_code)).inc()
+        self._child(self.latency, route).observe(seconds)
 
     def exposition(self) -> tuple[bytes, str]:
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
@@ -62,10 +77,7 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, record_status)
         finally:
-            route = _template(scope)
-            method = scope["method"] if scope["method"] in KNOWN_METHODS else "other"  # clients choose it
-            metrics.requests.labels(route, method, str(status[0])).inc()
-            metrics.latency.labels(route).observe(time.perf_counter() - started)
+            metrics.answered(_template(scope), scope["method"], status[0], time.perf_counter() - started)
 
 
 def _template(scope) -> str:

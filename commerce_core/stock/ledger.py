@@ -6,6 +6,12 @@ checks it). A reservation is one conditional UPDATE — `reserved + q` only wher
 `on_hand - reserved >= q` — so concurrent transactions, in any number of
 processes, can never reserve more than there is. A write's first answer is
 stored under its idempotency key in the same transaction as its effect.
+
+On PostgreSQL the statements a reservation batch runs (group commit) go to the
+driver as SQL written once, each column of the batch one array parameter
+(`unnest`): no statement is compiled per batch and nothing is done per row in
+Python but building those arrays. Elsewhere (SQLite) the same statements are
+SQLAlchemy Core. Both run the same algorithm, in the same order.
 """
 
 from __future__ import annotations
@@ -53,6 +59,13 @@ def _upsert(conn: Connection):
     return pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
 
 
+def _pg_cursor(conn: Connection):
+    """PostgreSQL (psycopg2): a driver cursor inside the caller's transaction. None elsewhere."""
+    if conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg2":
+        return conn.connection.cursor()
+    return None
+
+
 def available(level) -> int | None:
     return None if level.unlimited else level.on_hand - level.reserved
 
@@ -69,6 +82,12 @@ def get_level(conn: Connection, sku: str):
 def stored_answers(conn: Connection, keys: Sequence[str]) -> dict[str, Answer]:
     if not keys:
         return {}
+    cursor = _pg_cursor(conn)
+    if cursor is not None:
+        with cursor:
+            cursor.execute("SELECT idempotency_key, status_code, body FROM stock_answers "
+                           "WHERE idempotency_key = ANY(%s)", (list(keys),))
+            return {key: Answer(status, orjson.loads(body)) for key, status, body in cursor.fetchall()}
     rows = conn.execute(select(stock_answers.c.idempotency_key, stock_answers.c.status_code, stock_answers.c.body)
                         .where(stock_answers.c.idempotency_key.in_(list(keys))))
     return {key: Answer(status, orjson.loads(body)) for key, status, body in rows}
@@ -96,12 +115,22 @@ def _rate_limited(user_id: str, wait: float) -> Answer:
 def _take_order_slots(conn: Connection, requests: Sequence[ReserveRequest], now: datetime) -> dict[str, float]:
     """One conditional upsert for the batch's users; returns the users who must wait, and how long."""
     users = list(dict.fromkeys(r.user_id for r in requests))
-    statement = _upsert(conn)(stock_user_orders)
-    statement = statement.on_conflict_do_update(
-        index_elements=["user_id"], set_={"last_order_at": statement.excluded.last_order_at},
-        where=stock_user_orders.c.last_order_at <= now - ORDER_INTERVAL,
-    ).returning(stock_user_orders.c.user_id)
-    took = set(conn.execute(statement, [{"user_id": u, "last_order_at": now} for u in users]).scalars())
+    cursor = _pg_cursor(conn)
+    if cursor is not None:
+        with cursor:
+            cursor.execute(
+                "INSERT INTO stock_user_orders (user_id, last_order_at) SELECT u, %(now)s "
+                "FROM unnest(%(users)s::text[]) AS t(u) ON CONFLICT (user_id) DO UPDATE "
+                "SET last_order_at = excluded.last_order_at WHERE stock_user_orders.last_order_at <= %(since)s "
+                "RETURNING user_id", {"now": now, "since": now - ORDER_INTERVAL, "users": users})
+            took = {user for user, in cursor.fetchall()}
+    else:
+        statement = _upsert(conn)(stock_user_orders)
+        statement = statement.on_conflict_do_update(
+            index_elements=["user_id"], set_={"last_order_at": statement.excluded.last_order_at},
+            where=stock_user_orders.c.last_order_at <= now - ORDER_INTERVAL,
+        ).returning(stock_user_orders.c.user_id)
+        took = set(conn.execute(statement, [{"user_id": u, "last_order_at": now} for u in users]).scalars())
     waiting = [u for u in users if u not in took]
     if not waiting:
         return {}
@@ -152,7 +181,7 @@ def reserve(conn: Connection, requests: Sequence[ReserveRequest], now: datetime,
     # The first answer is claimed before any effect is written: an order another transaction decided
     # meanwhile gets that answer, and the stock this batch took for it goes back.
     decided = [i for i in todo if answers[i] is not None and answers[i].status_code in (201, 409)]
-    lost = _store_answers(conn, [(reserve_key(requests[i].order_id), answers[i]) for i in decided], now)
+    lost = _claim_and_record(conn, requests, decided, answers, accepted, now, expires_at)
     if lost:
         stored = stored_answers(conn, list(lost))
         taken = set(accepted)
@@ -162,8 +191,6 @@ def reserve(conn: Connection, requests: Sequence[ReserveRequest], now: datetime,
                 if index in taken:
                     _give_back(conn, requests[index].sku, requests[index].quantity)
                 answers[index] = stored[key]
-        accepted = [i for i in accepted if reserve_key(requests[i].order_id) not in lost]
-    _record_reservations(conn, requests, accepted, now, expires_at)
     for index, request in enumerate(requests):  # repeats of an order id within the batch
         if answers[index] is None:
             answers[index] = answers[first_of_order[request.order_id]]
@@ -200,6 +227,13 @@ def _take_stock(conn: Connection, requests: Sequence[ReserveRequest], todo: list
 
 def _take(conn: Connection, sku: str, quantity: int, now: datetime) -> bool:
     """The conditional UPDATE: reserve `quantity` only if it is there (never read-modify-write)."""
+    cursor = _pg_cursor(conn)
+    if cursor is not None:
+        with cursor:
+            cursor.execute("UPDATE stock_levels SET reserved = reserved + %(q)s, updated_at = %(now)s "
+                           "WHERE sku = %(sku)s AND (unlimited OR on_hand - reserved >= %(q)s)",
+                           {"q": quantity, "now": now, "sku": sku})
+            return cursor.rowcount == 1
     levels = stock_levels.c
     return conn.execute(
         update(stock_levels)
@@ -208,18 +242,46 @@ def _take(conn: Connection, sku: str, quantity: int, now: datetime) -> bool:
     ).rowcount == 1
 
 
-def _record_reservations(conn: Connection, requests: Sequence[ReserveRequest], accepted: list[int],
-                         now: datetime, expires_at: datetime) -> None:
-    if not accepted:
-        return
-    conn.execute(insert(stock_reservations), [
-        {"order_id": requests[i].order_id, "sku": requests[i].sku, "user_id": requests[i].user_id,
-         "quantity": requests[i].quantity, "status": "open", "created_at": now, "expires_at": expires_at,
-         "updated_at": now} for i in accepted
-    ])
-    _ledger(conn, [{"sku": requests[i].sku, "entry_type": "reserve", "on_hand_delta": 0,
-                    "reserved_delta": requests[i].quantity, "order_id": requests[i].order_id, "source": "api",
-                    "created_at": now} for i in accepted])
+def _claim_and_record(conn: Connection, requests: Sequence[ReserveRequest], decided: list[int], answers: list,
+                      accepted: list[int], now: datetime, expires_at: datetime) -> set[str]:
+    """Store the decided orders' first answers, then record the accepted orders whose answer this call
+    stored (reservation and ledger rows). Returns the keys another transaction had answered already."""
+    keys = [reserve_key(requests[i].order_id) for i in decided]
+    cursor = _pg_cursor(conn)
+    if cursor is None:
+        lost = _store_answers(conn, list(zip(keys, (answers[i] for i in decided))), now)
+        recorded = [i for i in accepted if reserve_key(requests[i].order_id) not in lost]
+        if recorded:
+            conn.execute(insert(stock_reservations), [
+                {"order_id": requests[i].order_id, "sku": requests[i].sku, "user_id": requests[i].user_id,
+                 "quantity": requests[i].quantity, "status": "open", "created_at": now, "expires_at": expires_at,
+                 "updated_at": now} for i in recorded
+            ])
+            _ledger(conn, [{"sku": requests[i].sku, "entry_type": "reserve", "on_hand_delta": 0,
+                            "reserved_delta": requests[i].quantity, "order_id": requests[i].order_id,
+                            "source": "api", "created_at": now} for i in recorded])
+        return lost
+    if not keys:
+        return set()
+    with cursor:  # one statement, one round trip
+        cursor.execute(
+            "WITH claimed AS (INSERT INTO stock_answers (idempotency_key, status_code, body, created_at) "
+            "SELECT k, c, b, %(now)s FROM unnest(%(keys)s::text[], %(codes)s::int[], %(bodies)s::text[]) AS a(k, c, b) "
+            "ON CONFLICT (idempotency_key) DO NOTHING RETURNING idempotency_key), "
+            "recorded AS (INSERT INTO stock_reservations (order_id, sku, user_id, quantity, status, created_at, "
+            "expires_at, updated_at) SELECT o, s, u, q, 'open', %(now)s, %(expires)s, %(now)s FROM unnest("
+            "%(accepted)s::text[], %(orders)s::text[], %(skus)s::text[], %(users)s::text[], %(quantities)s::int[]) "
+            "AS r(k, o, s, u, q) WHERE k IN (SELECT idempotency_key FROM claimed) RETURNING order_id, sku, quantity), "
+            "ledger AS (INSERT INTO stock_ledger (sku, entry_type, on_hand_delta, reserved_delta, order_id, source, "
+            "created_at) SELECT sku, 'reserve', 0, quantity, order_id, 'api', %(now)s FROM recorded) "
+            "SELECT idempotency_key FROM claimed",
+            {"now": now, "expires": expires_at, "keys": keys, "codes": [answers[i].status_code for i in decided],
+             "bodies": [answers[i].json().decode() for i in decided],
+             "accepted": [reserve_key(requests[i].order_id) for i in accepted],
+             "orders": [requests[i].order_id for i in accepted], "skus": [requests[i].sku for i in accepted],
+             "users": [requests[i].user_id for i in accepted], "quantities": [requests[i].quantity for i in accepted]})
+        stored = {key for key, in cursor.fetchall()}
+    return set(keys) - stored
 
 
 def _give_back(conn: Connection, sku: str, quantity: int) -> None:
