@@ -64,8 +64,13 @@ class BadInput(Exception):
         self.rule = rule
 
 
+def _retry_after(answer: Answer) -> str:
+    """The Retry-After header's value: whole seconds, at least one."""
+    return str(max(1, round(answer.retry_after)))
+
+
 def _json(answer: Answer) -> Response:
-    headers = {"Retry-After": str(max(1, round(answer.retry_after)))} if answer.retry_after else None
+    headers = {"Retry-After": _retry_after(answer)} if answer.retry_after else None
     return Response(answer.json(), status_code=answer.status_code, media_type="application/json", headers=headers)
 
 
@@ -484,7 +489,7 @@ class ReservationRoute:
             status = answer.status_code
             headers = [(b"content-type", b"application/json")]
             if answer.retry_after:
-                headers.append((b"retry-after", str(max(1, round(answer.retry_after))).encode()))
+                headers.append((b"retry-after", _retry_after(answer).encode()))
             await _send(send, status, answer.json(), headers)
         finally:
             metrics = self.metrics_of()

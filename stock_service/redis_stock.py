@@ -122,8 +122,7 @@ class RedisStock:
                       give_back: int = 0) -> None:
         """After the database decided (or failed to): give back `give_back` held units, remember the
         answer (or forget the pending mark) and drop the SKU's cached view."""
-        remembered = "" if answer is None else orjson.dumps({"status": answer.status_code,
-                                                              "body": answer.body}).decode()
+        remembered = "" if answer is None else _stored_text(answer)
         await self._queue(self._decisions, (answer_key(operation, order_id), available_key(sku), view_key(sku)),
                           (remembered, give_back))
 
@@ -190,9 +189,7 @@ class RedisStock:
         await self.client.set(available_key(sku), UNLIMITED if available is None else available)
 
     async def remember(self, operation: str, order_id: str, answer: Answer) -> None:
-        await self.client.set(answer_key(operation, order_id),
-                              orjson.dumps({"status": answer.status_code, "body": answer.body}).decode(),
-                              ex=ANSWER_TTL_SECONDS)
+        await self.client.set(answer_key(operation, order_id), _stored_text(answer), ex=ANSWER_TTL_SECONDS)
 
     async def invalidate_view(self, sku: str) -> None:
         await self.client.delete(view_key(sku))
@@ -217,6 +214,11 @@ def _resolve(future: asyncio.Future, reply, result) -> None:
         future.set_exception(reply)
     else:
         future.set_result(result)
+
+
+def _stored_text(answer: Answer) -> str:
+    """An answer as Redis keeps it; `stored_answer` reads it back."""
+    return orjson.dumps({"status": answer.status_code, "body": answer.body}).decode()
 
 
 def stored_answer(raw: str) -> Answer:

@@ -175,12 +175,16 @@ def _encoder(table: Table, column: str) -> Callable[[object], str]:
         return _repeats_formatted_once(utc_text)
     if isinstance(column_type, Uuid):
         # Child rows follow one another per product: its id (a UUID's str() is slow Python) is formatted once.
-        return _repeats_formatted_once(lambda value: _escape(value) if isinstance(value, str) else str(value))
+        return _repeats_formatted_once(_plain_text)
     if isinstance(column_type, Boolean):
         return lambda value: "t" if value else "f"
     if isinstance(column_type, (String, Integer, Numeric)):
-        return lambda value: _escape(value) if isinstance(value, str) else str(value)
+        return _plain_text
     return lambda value: _escape(str(value))
+
+
+def _plain_text(value: object) -> str:
+    return _escape(value) if isinstance(value, str) else str(value)
 
 
 def _repeats_formatted_once(encode: Callable[[object], str]) -> Callable[[object], str]:
