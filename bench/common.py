@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import socket
 import subprocess
 import sys
@@ -87,3 +88,49 @@ def machine_busy_seconds() -> float:
     """CPU seconds the whole machine has been busy (all cores, from /proc/stat)."""
     fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
     return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def _processes() -> Iterator[tuple[int, str, list[str]]]:
+    """(pid, name, the stat fields after the name) of every process still there."""
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            continue  # gone meanwhile
+        yield int(pid), stat[stat.index("(") + 1:stat.rindex(")")], stat[stat.rindex(")") + 2:].split()
+
+
+def _cpu(fields: list[str], *, with_reaped: bool) -> int:
+    """Clock ticks: utime + stime, and cutime + cstime (children waited for) when asked."""
+    return sum(int(value) for value in fields[11:15 if with_reaped else 13])
+
+
+def postgres_cpu_seconds() -> float:
+    """CPU seconds of this machine's PostgreSQL processes, including backends that have exited (the
+    postmaster's reaped children)."""
+    ticks = sum(_cpu(fields, with_reaped=True) for _, name, fields in _processes() if name == "postgres")
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def own_cpu_seconds() -> float:
+    """CPU seconds of this process, its children that ended, and its live children (a worker pool
+    outlives the stage it served)."""
+    usage = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+    me = os.getpid()
+    live = sum(_cpu(fields, with_reaped=False) for _, _, fields in _processes() if int(fields[1]) == me)
+    return sum(item.ru_utime + item.ru_stime for item in usage) + live / os.sysconf("SC_CLK_TCK")
+
+
+def peak_rss_mb(exclude: int | None = None) -> float:
+    """The largest peak RSS among this process, its children that ended and its live children
+    (VmHWM; `exclude` one of them, e.g. a simulator)."""
+    peaks = [resource.getrusage(who).ru_maxrss / 1024 for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+    for pid, _, fields in _processes():
+        if int(fields[1]) != os.getpid() or pid == exclude:
+            continue
+        try:
+            with open(f"/proc/{pid}/status") as status:
+                peaks += [int(line.split()[1]) / 1024 for line in status if line.startswith("VmHWM:")]
+        except OSError:
+            continue  # gone meanwhile
+    return max(peaks)

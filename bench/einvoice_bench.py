@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import resource
 import shutil
 import tempfile
 import time
@@ -27,7 +26,8 @@ from pathlib import Path
 
 from lxml import etree
 
-from bench.common import DEFAULT_POSTGRES_URL, fresh_schema, machine_busy_seconds, write_results
+from bench.common import (DEFAULT_POSTGRES_URL, fresh_schema, machine_busy_seconds, own_cpu_seconds,
+                          peak_rss_mb, postgres_cpu_seconds, write_results)
 from commerce_core.db.engine import get_engine
 from commerce_core.db.migrate import upgrade
 from commerce_core.einvoice import invoice_store, schemas
@@ -43,6 +43,7 @@ from commerce_core.settings import load_settings
 
 DAY = date(2025, 1, 15)
 SLOW_CREATE_MICROS = 150
+PROBE_DIR = ".bench-probe"
 PERIOD = "11402"
 BUYERS = ("53212539", "04595257", "47217677")
 
@@ -89,34 +90,32 @@ def write_upload(path: Path, ban: str, invoices: int, seed: int) -> int:
     return len(rows) - 1
 
 
-def _cpu_seconds() -> float:
-    """This process and its finished worker processes, user + system."""
-    return sum(getattr(resource.getrusage(who), field) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
-               for field in ("ru_utime", "ru_stime"))
-
-
 def _timed(stage: str, work) -> dict:
-    started, cpu, busy = time.perf_counter(), _cpu_seconds(), machine_busy_seconds()
+    started, cpu, database = time.perf_counter(), own_cpu_seconds(), postgres_cpu_seconds()
+    busy = machine_busy_seconds()
     done = work()
     seconds = time.perf_counter() - started
-    cpu, busy = _cpu_seconds() - cpu, machine_busy_seconds() - busy
-    # The machine's busy time beyond the bench's own is PostgreSQL, the kernel's writeback, and anyone else.
+    cpu, database = own_cpu_seconds() - cpu, postgres_cpu_seconds() - database
+    busy = machine_busy_seconds() - busy
+    # The machine's busy time beyond the bench's and PostgreSQL's is the kernel's writeback, and anyone else.
     print(f"[bench] {stage}: {done:,} invoices in {seconds:.1f} s = {done / seconds:,.0f}/s; CPU: bench "
-          f"{cpu:.1f} s, whole machine {busy:.1f} s of {seconds * (os.cpu_count() or 1):.1f}", flush=True)
+          f"{cpu:.1f} s, PostgreSQL {database:.1f} s, whole machine {busy:.1f} s of "
+          f"{seconds * (os.cpu_count() or 1):.1f}", flush=True)
     return {"invoices": done, "seconds": round(seconds, 2), "per_second": round(done / seconds),
-            "bench_cpu_seconds": round(cpu, 1), "machine_busy_seconds": round(busy, 1)}
+            "bench_cpu_seconds": round(cpu, 1), "postgres_cpu_seconds": round(database, 1),
+            "machine_busy_seconds": round(busy, 1)}
 
 
-def file_create_micros(folders: TurnkeyFolders, files: int = 2000) -> float:
-    """What writing one F0401 (temp name, write, rename) costs in SRC right now, in µs."""
+def file_create_micros(turnkey_root: Path, files: int = 2000) -> float:
+    """What writing one F0401 (temporary name, write, rename) costs on Turnkey's filesystem right now, in µs.
+    The probe's files stay (beside SRC) until the run's files go: on this disk, freshly deleted inodes
+    slow the creates that follow."""
+    folders = TurnkeyFolders(turnkey_root / PROBE_DIR).create()
     data = b"x" * 1500
     started = time.perf_counter()
     for number in range(files):
         folders.write_f0401(f"probe-{number}.xml", data)
-    micros = (time.perf_counter() - started) / files * 1e6
-    for number in range(files):
-        os.unlink(folders.src / f"probe-{number}.xml")
-    return micros
+    return (time.perf_counter() - started) / files * 1e6
 
 
 def _progress(stage: str):
@@ -258,7 +257,8 @@ def run(args: argparse.Namespace) -> int:
             rows += write_upload(path, ban, count, seed=number)
             stat = path.stat()
             files.append(ArrivedFile(path, "invoices", ban, stat.st_size, stat.st_mtime_ns))
-        create_micros = file_create_micros(TurnkeyFolders(turnkey_root).create())
+        TurnkeyFolders(turnkey_root).create()
+        create_micros = file_create_micros(turnkey_root)
         print(f"[bench] writing one file in {turnkey_root} costs {create_micros:.0f} µs now", flush=True)
         if create_micros > SLOW_CREATE_MICROS:
             # ext4 without a journal (this machine's disk) skips inodes freed in the last minutes when it
@@ -287,8 +287,7 @@ def run(args: argparse.Namespace) -> int:
         fast_rate = stages["issue"]["per_second"]
         print(f"[bench] naive way (element by element, validate, write): {naive['per_second']:,}/s; issue stage "
               f"(number + F0401 + write) {fast_rate:,}/s = {fast_rate / naive['per_second']:.1f}x", flush=True)
-    peak_mb = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-                  resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024
+    peak_mb = peak_rss_mb()
     print(f"[bench] peak RSS {peak_mb:.0f} MB (largest single process)", flush=True)
     write_results("einvoice", {"invoices": args.invoices, "turnkey_root": str(turnkey_root), "tenants": args.tenants, "workers": args.workers,
                                "file_create_micros": round(create_micros),
@@ -298,5 +297,6 @@ def run(args: argparse.Namespace) -> int:
     if not args.work_dir:
         shutil.rmtree(work, ignore_errors=True)
     if args.turnkey_root:
-        shutil.rmtree(TurnkeyFolders(turnkey_root).src, ignore_errors=True)
+        for folder in (TurnkeyFolders(turnkey_root).src, turnkey_root / PROBE_DIR):
+            shutil.rmtree(folder, ignore_errors=True)
     return 0

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
+from functools import partial
 from typing import TypeVar
 
 from sqlalchemy import Engine
@@ -20,6 +21,7 @@ BULK_GEN0_THRESHOLD = 50_000
 
 R = TypeVar("R")
 # work(engine, chunk) -> partial result; a picklable callable (a module-level function or a partial of one).
+# A chunk is a batch of rows, or any one job.
 ChunkWork = Callable[[Engine, Sequence], R]
 
 
@@ -69,6 +71,19 @@ def run_chunks(engine: Engine, work: ChunkWork, chunks: Sequence[Sequence], *, w
         for future in futures:
             future.cancel()
         wait(futures)
+
+
+def map_in_workers(engine: Engine, work: ChunkWork, jobs: Sequence, *, workers: int) -> Iterator[R]:
+    """work(engine, job) for every job in the shared worker processes (each with its own connections
+    to the engine's database); results in the jobs' order, each as soon as it and those before it are
+    done. Jobs and results must be picklable."""
+    pool = _shared_pool(workers)
+    database_url = engine.url.render_as_string(hide_password=False)
+    try:
+        yield from pool.map(partial(_run_in_worker, database_url, work), jobs)
+    except BrokenProcessPool:
+        _discard_pool(pool)
+        raise
 
 
 def _in_completion_order(futures: list[Future]) -> Iterator[Future]:

@@ -11,15 +11,14 @@ upload, whatever the file is called: the second time is reported, not stored.
 from __future__ import annotations
 
 import hashlib
-import multiprocessing
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import Engine
 
+from commerce_core.bulk_work import map_in_workers
 from commerce_core.db.engine import get_engine
 
 from commerce_core.einvoice import invoice_store
@@ -146,10 +145,10 @@ def _merge(into: IntakeReport, part: IntakeReport) -> None:
             entry[name] += value
 
 
-def _take_in_worker(job: tuple[str, ArrivedFile, str | None]) -> IntakeReport:
-    database_url, arrived, run_id = job
+def _take_in_worker(engine: Engine, job: tuple[ArrivedFile, str | None]) -> IntakeReport:
+    arrived, run_id = job
     report = IntakeReport()
-    take_invoice_file(get_engine(database_url), arrived, report, run_id)
+    take_invoice_file(engine, arrived, report, run_id)
     return report
 
 
@@ -157,21 +156,17 @@ def take_invoice_files(database_url: str, files: list[ArrivedFile], *, workers: 
                        progress: Callable[[IntakeReport], None] | None = None) -> IntakeReport:
     """Every file, `workers` processes side by side (each file is its own transaction; one tenant's
     files still take turns deciding which orders are new)."""
-    report = IntakeReport()
+    report, engine = IntakeReport(), get_engine(database_url)
     if workers <= 1 or len(files) <= 1:
-        engine = get_engine(database_url)
         for arrived in files:
             take_invoice_file(engine, arrived, report, run_id)
             if progress:
                 progress(report)
         return report
-    jobs = [(database_url, arrived, run_id) for arrived in files]
-    # spawn: a forked worker would inherit the parent's pooled database connections
-    with ProcessPoolExecutor(min(workers, len(files)), mp_context=multiprocessing.get_context("spawn")) as pool:
-        for part in pool.map(_take_in_worker, jobs):
-            _merge(report, part)
-            if progress:
-                progress(report)
+    for part in map_in_workers(engine, _take_in_worker, [(arrived, run_id) for arrived in files], workers=workers):
+        _merge(report, part)
+        if progress:
+            progress(report)
     return report
 
 

@@ -9,15 +9,14 @@ hash is refused, so a rerun never hands Turnkey a different file for an invoice.
 from __future__ import annotations
 
 import hashlib
-import multiprocessing
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
 from sqlalchemy import Engine
 
+from commerce_core.bulk_work import map_in_workers
 from commerce_core.db.cursors import utcnow
 from commerce_core.db.engine import get_engine
 from commerce_core.einvoice import invoice_store
@@ -174,21 +173,20 @@ def _outcome(issued: IssuedDay) -> DayOutcome:
                       tuple(issued.errors))
 
 
-def _issue_in_worker(job: tuple[str, str, Tenant, date]) -> DayOutcome:
-    database_url, turnkey_root, tenant, day = job
-    return _outcome(issue_day(get_engine(database_url), TurnkeyFolders(Path(turnkey_root)), tenant, day))
+def _issue_in_worker(engine: Engine, job: tuple[str, Tenant, date]) -> DayOutcome:
+    turnkey_root, tenant, day = job
+    return _outcome(issue_day(engine, TurnkeyFolders(Path(turnkey_root)), tenant, day))
 
 
 def issue_days(database_url: str, turnkey_root: Path, tenants: list[Tenant], day: date, *,
                workers: int) -> Iterator[DayOutcome]:
     """Issue each tenant's day, tenants side by side in `workers` processes (a tenant's pool lock keeps
-    its numbers in order; tenants share nothing). Outcomes arrive as tenants finish."""
+    its numbers in order; tenants share nothing). Outcomes arrive in the tenants' order."""
+    engine = get_engine(database_url)
     if workers <= 1 or len(tenants) <= 1:
-        engine, folders = get_engine(database_url), TurnkeyFolders(turnkey_root)
+        folders = TurnkeyFolders(turnkey_root)
         for tenant in tenants:
             yield _outcome(issue_day(engine, folders, tenant, day))
         return
-    jobs = [(database_url, str(turnkey_root), tenant, day) for tenant in tenants]
-    # spawn: a forked worker would inherit the parent's pooled database connections
-    with ProcessPoolExecutor(min(workers, len(tenants)), mp_context=multiprocessing.get_context("spawn")) as pool:
-        yield from pool.map(_issue_in_worker, jobs)
+    yield from map_in_workers(engine, _issue_in_worker, [(str(turnkey_root), tenant, day) for tenant in tenants],
+                              workers=workers)
