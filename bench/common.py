@@ -100,25 +100,22 @@ def _processes() -> Iterator[tuple[int, str, list[str]]]:
         yield int(pid), stat[stat.index("(") + 1:stat.rindex(")")], stat[stat.rindex(")") + 2:].split()
 
 
-def _cpu(fields: list[str], *, with_reaped: bool) -> int:
-    """Clock ticks: utime + stime, and cutime + cstime (children waited for) when asked."""
-    return sum(int(value) for value in fields[11:15 if with_reaped else 13])
-
-
 def postgres_cpu_seconds() -> float:
     """CPU seconds of this machine's PostgreSQL processes, including backends that have exited (the
     postmaster's reaped children)."""
-    ticks = sum(_cpu(fields, with_reaped=True) for _, name, fields in _processes() if name == "postgres")
+    # utime, stime, cutime, cstime
+    ticks = sum(sum(map(int, fields[11:15])) for _, name, fields in _processes() if name == "postgres")
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
-def own_cpu_seconds() -> float:
-    """CPU seconds of this process, its children that ended, and its live children (a worker pool
-    outlives the stage it served)."""
+def own_cpu_seconds() -> tuple[float, float]:
+    """(user, system) CPU seconds of this process, its children that ended, and its live children (a
+    worker pool outlives the stage it served)."""
     usage = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
-    me = os.getpid()
-    live = sum(_cpu(fields, with_reaped=False) for _, _, fields in _processes() if int(fields[1]) == me)
-    return sum(item.ru_utime + item.ru_stime for item in usage) + live / os.sysconf("SC_CLK_TCK")
+    me, tick = os.getpid(), os.sysconf("SC_CLK_TCK")
+    live = [fields for _, _, fields in _processes() if int(fields[1]) == me]
+    return (sum(item.ru_utime for item in usage) + sum(int(fields[11]) for fields in live) / tick,
+            sum(item.ru_stime for item in usage) + sum(int(fields[12]) for fields in live) / tick)
 
 
 def peak_rss_mb(exclude: int | None = None) -> float:

@@ -91,19 +91,20 @@ def write_upload(path: Path, ban: str, invoices: int, seed: int) -> int:
 
 
 def _timed(stage: str, work) -> dict:
-    started, cpu, database = time.perf_counter(), own_cpu_seconds(), postgres_cpu_seconds()
+    started, (user, system), database = time.perf_counter(), own_cpu_seconds(), postgres_cpu_seconds()
     busy = machine_busy_seconds()
     done = work()
     seconds = time.perf_counter() - started
-    cpu, database = own_cpu_seconds() - cpu, postgres_cpu_seconds() - database
+    after = own_cpu_seconds()
+    user, system, database = after[0] - user, after[1] - system, postgres_cpu_seconds() - database
     busy = machine_busy_seconds() - busy
     # The machine's busy time beyond the bench's and PostgreSQL's is the kernel's writeback, and anyone else.
     print(f"[bench] {stage}: {done:,} invoices in {seconds:.1f} s = {done / seconds:,.0f}/s; CPU: bench "
-          f"{cpu:.1f} s, PostgreSQL {database:.1f} s, whole machine {busy:.1f} s of "
-          f"{seconds * (os.cpu_count() or 1):.1f}", flush=True)
+          f"{user + system:.1f} s (user {user:.1f}, system {system:.1f}), PostgreSQL {database:.1f} s, "
+          f"whole machine {busy:.1f} s of {seconds * (os.cpu_count() or 1):.1f}", flush=True)
     return {"invoices": done, "seconds": round(seconds, 2), "per_second": round(done / seconds),
-            "bench_cpu_seconds": round(cpu, 1), "postgres_cpu_seconds": round(database, 1),
-            "machine_busy_seconds": round(busy, 1)}
+            "bench_cpu_seconds": round(user + system, 1), "bench_system_cpu_seconds": round(system, 1),
+            "postgres_cpu_seconds": round(database, 1), "machine_busy_seconds": round(busy, 1)}
 
 
 def file_create_micros(turnkey_root: Path, files: int = 2000) -> float:

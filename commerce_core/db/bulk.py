@@ -88,30 +88,38 @@ def save_rows(conn: Connection, table: Table, rows: Sequence[Mapping], keys: Seq
     upsert_rows(conn, table, [row for row, new in zip(rows, is_new) if not new], keys, update_columns)
 
 
-def update_rows(conn: Connection, table: Table, rows: Sequence[Mapping], keys: Sequence[str]) -> int:
+def update_rows(conn: Connection, table: Table, rows: Sequence[Mapping], keys: Sequence[str], *,
+                same: Mapping | None = None) -> int:
     """UPDATE existing rows matched on keys: on PostgreSQL one COPY into a staging table and one
-    UPDATE … FROM it; on SQLite one executemany (batched)."""
+    UPDATE … FROM it; on SQLite one executemany (batched). `same` holds values shared by every row,
+    sent once instead of in each: key columns among them narrow the match, the others are set."""
     if not rows:
         return 0
+    same = dict(same or {})
+    row_keys = [k for k in keys if k not in same]
     columns = [c for c in rows[0].keys() if c not in keys]
+    same_keys, same_values = [k for k in same if k in keys], [c for c in same if c not in keys]
     if conn.dialect.name == "postgresql":
-        every = [*keys, *columns]
+        every = [*row_keys, *columns]
         staging = f"_update_{table.name}_{zlib.crc32(','.join(every).encode()):08x}"
         # Types without constraints: the staging rows carry only the keys and the changed columns.
         conn.exec_driver_sql(f"CREATE TEMP TABLE IF NOT EXISTS {staging} ON COMMIT DROP AS "
                              f"SELECT {', '.join(every)} FROM {table.name} WITH NO DATA")
         conn.exec_driver_sql(f"TRUNCATE {staging}")
         _copy_into(conn, staging, table, rows)
+        assignments = [f"{c} = s.{c}" for c in columns] + [f"{c} = %(same_{c})s" for c in same_values]
+        matches = [f"t.{k} = s.{k}" for k in row_keys] + [f"t.{k} = %(same_{k})s" for k in same_keys]
         conn.exec_driver_sql(
-            f"UPDATE {table.name} AS t SET {', '.join(f'{c} = s.{c}' for c in columns)} FROM {staging} AS s "
-            f"WHERE {' AND '.join(f't.{k} = s.{k}' for k in keys)}")
+            f"UPDATE {table.name} AS t SET {', '.join(assignments)} FROM {staging} AS s WHERE {' AND '.join(matches)}",
+            {f"same_{name}": value for name, value in same.items()})
         return len(rows)
     statement = (
         table.update()
         .where(*[table.c[k] == bindparam(f"k_{k}") for k in keys])
-        .values({c: bindparam(f"v_{c}") for c in columns})
+        .values({c: bindparam(f"v_{c}") for c in [*columns, *same_values]})
     )
-    params = [{**{f"k_{k}": r[k] for k in keys}, **{f"v_{c}": r[c] for c in columns}} for r in rows]
+    shared = {**{f"k_{k}": same[k] for k in same_keys}, **{f"v_{c}": same[c] for c in same_values}}
+    params = [{**shared, **{f"k_{k}": r[k] for k in row_keys}, **{f"v_{c}": r[c] for c in columns}} for r in rows]
     for start in range(0, len(params), SQLITE_BATCH):
         conn.execute(statement, params[start : start + SQLITE_BATCH])
     return len(rows)

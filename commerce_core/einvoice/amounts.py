@@ -22,7 +22,7 @@ _WHOLE = Decimal(1)
 
 
 def whole(value: Decimal) -> int:
-    return int(value.quantize(_WHOLE, rounding=ROUND_HALF_UP))
+    return int(value.quantize(_WHOLE, rounding=ROUND_HALF_UP)) if value else 0
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from commerce_core.einvoice.tenancy import Tenant, advance_pool, lock_pools
 from commerce_core.einvoice.uploads import InvoiceReject, ParsedUpload, UploadedInvoice
 
 REJECT_PAGE_SIZE = 100
+_KEYS = ("tenant_id", "invoice_date", "order_id")  # an invoice's primary key
 OPEN_STATUSES = ("accepted", "numbered", "uploaded", "failed")
 
 
@@ -181,29 +182,31 @@ def assign_numbers(engine: Engine, tenant: Tenant, day: date, render: Renderer |
             numbered.append((row, f"{pool['track']}{number:08d}"))
             used[pool["id"]] = number + 1
         rendered = render([(row.order_id, _document(row, number)) for row, number in numbered]) if render else None
-        updates, ready, errors = [], [], []
-        for index, (row, invoice_number) in enumerate(numbered):
-            update = {"tenant_id": tenant.id, "invoice_date": day, "order_id": row.order_id,
-                      "invoice_number": invoice_number, "status": "numbered"}
-            if rendered is not None:
-                update.update(file_sha256=None, attempts=0, uploaded_at=None, last_error=None)
-                result = rendered[index]
+        day_of_tenant = {"tenant_id": tenant.id, "invoice_date": day}
+        if rendered is None:
+            update_rows(conn, invoices, [{"order_id": row.order_id, "invoice_number": number} for row, number in numbered],
+                        _KEYS, same={**day_of_tenant, "status": "numbered"})
+        else:
+            uploaded, unwritable, ready, errors = [], [], [], []
+            for (row, invoice_number), result in zip(numbered, rendered):
                 if isinstance(result, Exception):
-                    update["last_error"] = str(result)[:2000]
+                    unwritable.append({"order_id": row.order_id, "invoice_number": invoice_number,
+                                       "last_error": str(result)[:2000]})
                     errors.append(f"{invoice_number} (order {row.order_id}): {result}")
                 else:
                     name, data, digest = result
-                    update.update(status="uploaded", file_sha256=digest, attempts=1, uploaded_at=handed_at)
+                    uploaded.append({"order_id": row.order_id, "invoice_number": invoice_number, "file_sha256": digest})
                     ready.append((name, data))
-            updates.append(update)
-        update_rows(conn, invoices, updates, ["tenant_id", "invoice_date", "order_id"])
+            update_rows(conn, invoices, uploaded, _KEYS, same={
+                **day_of_tenant, "status": "uploaded", "attempts": 1, "uploaded_at": handed_at, "last_error": None})
+            update_rows(conn, invoices, unwritable, _KEYS, same={
+                **day_of_tenant, "status": "numbered", "file_sha256": None, "attempts": 0, "uploaded_at": None})
         for pool_id, next_no in used.items():
             advance_pool(conn, tenant.id, pool_id, next_no)
-    numbering = Numbering(len(updates), updates[0]["invoice_number"] if updates else None,
-                          updates[-1]["invoice_number"] if updates else None, tuple(ready), tuple(errors),
-                          handed_at if render else None)
-    if len(updates) < len(waiting):
-        raise PoolExhausted(tenant, period, len(waiting) - len(updates), numbering)
+    numbering = Numbering(len(numbered), numbered[0][1] if numbered else None, numbered[-1][1] if numbered else None,
+                          tuple(ready) if render else (), tuple(errors) if render else (), handed_at if render else None)
+    if len(numbered) < len(waiting):
+        raise PoolExhausted(tenant, period, len(waiting) - len(numbered), numbering)
     return numbering
 
 
@@ -267,9 +270,8 @@ def documents_to_resend(conn: Connection, tenant_id: int, now: datetime) -> list
 
 def record_file_hashes(conn: Connection, tenant_id: int, day: date, hashes: dict[str, str]) -> None:
     """Remember the bytes before they are written, so a rewrite can be held to them."""
-    update_rows(conn, invoices, [{"tenant_id": tenant_id, "invoice_date": day, "order_id": order_id,
-                                  "file_sha256": sha} for order_id, sha in hashes.items()],
-                ["tenant_id", "invoice_date", "order_id"])
+    update_rows(conn, invoices, [{"order_id": order_id, "file_sha256": sha} for order_id, sha in hashes.items()],
+                _KEYS, same={"tenant_id": tenant_id, "invoice_date": day})
 
 
 def mark_uploaded(conn: Connection, tenant_id: int, day: date, order_ids: Sequence[str], now: datetime) -> None:

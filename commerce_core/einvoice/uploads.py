@@ -42,6 +42,8 @@ _MOBILE_BARCODE = re.compile(r"/[0-9A-Z.+\-]{7}")
 _CITIZEN_CERTIFICATE = re.compile(r"[A-Z]{2}[0-9]{14}")
 _CARRIER_FORMATS = {"3J0002": _MOBILE_BARCODE, "CQ0001": _CITIZEN_CERTIFICATE}
 _ZERO_TAX_REASON = re.compile(r"7[1-9]")
+# A number the digit rules (at most 20 digits, 7 decimals) cannot refuse: read without looking at its digits.
+_PLAIN_DECIMAL = re.compile(r"-?[0-9]{1,13}(?:\.[0-9]{1,7})?", re.ASCII)
 # Characters XML 1.0 cannot carry at all: one would make the invoice's F0401 unwritable.
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
@@ -113,15 +115,18 @@ class _RowError(ValueError):
 
 
 def _decimal(value: str, column: str, *, minimum: Decimal | None = None) -> Decimal:
-    try:
+    if _PLAIN_DECIMAL.fullmatch(value):
         number = Decimal(value)
-    except InvalidOperation:
-        raise _RowError(column, f"{column} {value!r} is not a number") from None
-    if not number.is_finite():
-        raise _RowError(column, f"{column} {value!r} is not a number")
-    sign, digits, exponent = number.as_tuple()
-    if -exponent > 7 or len(digits) > 20:
-        raise _RowError(column, f"{column} {value} has more than 7 decimals or 20 digits")
+    else:
+        try:
+            number = Decimal(value)
+        except InvalidOperation:
+            raise _RowError(column, f"{column} {value!r} is not a number") from None
+        if not number.is_finite():
+            raise _RowError(column, f"{column} {value!r} is not a number")
+        sign, digits, exponent = number.as_tuple()
+        if -exponent > 7 or len(digits) > 20:
+            raise _RowError(column, f"{column} {value} has more than 7 decimals or 20 digits")
     if minimum is not None and number < minimum:
         raise _RowError(column, f"{column} {value} is below {minimum}")
     return number

@@ -248,6 +248,21 @@ def test_update_rows_matches_on_keys(engine: Engine) -> None:
     assert rows == {"P1": ("Archived", False), "P2": ("Published", True)}
 
 
+def test_update_rows_with_shared_values_narrows_the_match_and_sets_them(engine: Engine) -> None:
+    first, second, third = product_row("P1"), product_row("P2"), product_row("P3", category="other")
+    with engine.begin() as conn:
+        insert_rows(conn, products, [first, second, third])
+        # P3 is listed, but the shared key value (category) excludes it.
+        assert update_rows(conn, products, [{"id": row["id"], "name": f"renamed {row['external_product_id']}"}
+                                            for row in (first, third)],
+                           keys=("id", "category"), same={"category": first["category"], "status": "Archived"}) == 2
+    with engine.connect() as conn:
+        rows = {r.external_product_id: (r.name, r.status)
+                for r in conn.execute(select(products.c.external_product_id, products.c.name, products.c.status))}
+    assert rows == {"P1": ("renamed P1", "Archived"), "P2": (second["name"], "Published"),
+                    "P3": (third["name"], "Published")}
+
+
 TRICKY = 'tab\there, new\nline, cr\rx, back\\slash \\N, "double" \'single\', comma;, 中文 \u00e9'
 TRICKY_TAGS = ["a\tb", 'quote"d', "back\\slash", "new\nline", "", "中文", {"nested": [1, None, True]}]
 
