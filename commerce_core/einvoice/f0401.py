@@ -68,20 +68,15 @@ def random_number(seller_ban: str, invoice_number: str) -> str:
     return f"{int.from_bytes(digest[:4], 'big') % 10000:04d}"
 
 
-def _tag(name: str, value: str) -> str:
-    """A text element; only free text can hold &, < or >, so plain values skip the escaping."""
-    if "&" in value or "<" in value or ">" in value:
-        value = escape(value)
-    return f"<{name}>{value}</{name}>"
-
-
-def _role(identifier: str, name: str, address: str = "") -> str:
-    return _tag("Identifier", identifier) + _tag("Name", name) + (_tag("Address", address) if address else "")
+def _text(value: str) -> str:
+    """Element text; only free text can hold &, < or >, so plain values skip the escaping."""
+    return escape(value) if "&" in value or "<" in value or ">" in value else value
 
 
 @lru_cache(maxsize=1024)
 def _seller_xml(seller: Seller) -> str:  # the same for each of a tenant's invoices
-    return f"<Seller>{_role(seller.ban, seller.name, seller.address)}</Seller>"
+    address = f"<Address>{_text(seller.address)}</Address>" if seller.address else ""
+    return f"<Seller><Identifier>{_text(seller.ban)}</Identifier><Name>{_text(seller.name)}</Name>{address}</Seller>"
 
 
 def _decimal_text(value: Decimal) -> str:
@@ -89,45 +84,38 @@ def _decimal_text(value: Decimal) -> str:
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
+def _item_xml(sequence: int, item: tuple[str, str, str, str, str]) -> str:
+    description, quantity, unit_price, amount, tax_type = item
+    return (f"<ProductItem><Description>{_text(description)}</Description><Quantity>{quantity}</Quantity>"
+            f"<UnitPrice>{unit_price}</UnitPrice><TaxType>{tax_type}</TaxType><Amount>{amount}</Amount>"
+            f"<SequenceNumber>{sequence}</SequenceNumber></ProductItem>")
+
+
 def f0401_xml(seller: Seller, invoice: InvoiceDocument) -> bytes:
-    buyer_id = invoice.buyer_ban or CONSUMER_IDENTIFIER
-    buyer_name = invoice.buyer_name or CONSUMER_NAME
-    main = [
-        _tag("InvoiceNumber", invoice.invoice_number),
-        _tag("InvoiceDate", invoice.invoice_date.isoformat().replace("-", "")),
-        _tag("InvoiceTime", invoice.invoice_time),
-        _seller_xml(seller),
-        f"<Buyer>{_role(buyer_id, buyer_name)}</Buyer>",
-    ]
-    if invoice.customs_clearance_mark:
-        main.append(_tag("CustomsClearanceMark", invoice.customs_clearance_mark))
-    main += [_tag("RelateNumber", invoice.order_id), _tag("InvoiceType", GENERAL_INVOICE),
-             _tag("DonateMark", invoice.donate_mark)]
-    if invoice.carrier_type:
-        main += [_tag("CarrierType", invoice.carrier_type), _tag("CarrierId1", invoice.carrier_id),
-                 _tag("CarrierId2", invoice.carrier_id)]
-    main.append(_tag("PrintMark", invoice.print_mark))
-    if invoice.npoban:
-        main.append(_tag("NPOBAN", invoice.npoban))
-    main.append(_tag("RandomNumber", random_number(seller.ban, invoice.invoice_number)))
-    if invoice.zero_tax_rate_reason:
-        main.append(_tag("ZeroTaxRateReason", invoice.zero_tax_rate_reason))
-    details = [
-        "<ProductItem>" + _tag("Description", description) + f"<Quantity>{quantity}</Quantity>"
-        f"<UnitPrice>{unit_price}</UnitPrice><TaxType>{tax_type}</TaxType><Amount>{amount}</Amount>"
-        f"<SequenceNumber>{sequence}</SequenceNumber></ProductItem>"
-        for sequence, (description, quantity, unit_price, amount, tax_type) in enumerate(invoice.items, start=1)
-    ]
-    amount = (
-        f"<SalesAmount>{invoice.sales_amount}</SalesAmount>"
-        f"<FreeTaxSalesAmount>{invoice.free_tax_sales_amount}</FreeTaxSalesAmount>"
-        f"<ZeroTaxSalesAmount>{invoice.zero_tax_sales_amount}</ZeroTaxSalesAmount>"
-        f"<TaxType>{invoice.tax_type}</TaxType><TaxRate>{_decimal_text(invoice.tax_rate)}</TaxRate>"
-        f"<TaxAmount>{invoice.tax_amount}</TaxAmount><TotalAmount>{invoice.total_amount}</TotalAmount>"
-    )
+    """One template, in the XSD's element order; optional elements appear only with a value."""
+    (number, day, time, order_id, buyer_ban, buyer_name, carrier_type, carrier_id, donate_mark, npoban, print_mark,
+     customs_clearance_mark, zero_tax_rate_reason, items, sales, free_tax_sales, zero_tax_sales, tax, total,
+     tax_type, tax_rate) = invoice
+    customs = (f"<CustomsClearanceMark>{_text(customs_clearance_mark)}</CustomsClearanceMark>"
+               if customs_clearance_mark else "")
+    carrier = (f"<CarrierType>{_text(carrier_type)}</CarrierType><CarrierId1>{_text(carrier_id)}</CarrierId1>"
+               f"<CarrierId2>{_text(carrier_id)}</CarrierId2>" if carrier_type else "")
+    donation = f"<NPOBAN>{_text(npoban)}</NPOBAN>" if npoban else ""
+    zero_tax = f"<ZeroTaxRateReason>{_text(zero_tax_rate_reason)}</ZeroTaxRateReason>" if zero_tax_rate_reason else ""
     return (
-        f'<?xml version="1.0" encoding="UTF-8"?>\n<Invoice xmlns="{NAMESPACE}"><Main>{"".join(main)}</Main>'
-        f'<Details>{"".join(details)}</Details><Amount>{amount}</Amount></Invoice>\n'
+        f'<?xml version="1.0" encoding="UTF-8"?>\n<Invoice xmlns="{NAMESPACE}"><Main>'
+        f"<InvoiceNumber>{_text(number)}</InvoiceNumber><InvoiceDate>{day.isoformat().replace('-', '')}</InvoiceDate>"
+        f"<InvoiceTime>{_text(time)}</InvoiceTime>{_seller_xml(seller)}"
+        f"<Buyer><Identifier>{_text(buyer_ban) or CONSUMER_IDENTIFIER}</Identifier>"
+        f"<Name>{_text(buyer_name) or CONSUMER_NAME}</Name></Buyer>{customs}"
+        f"<RelateNumber>{_text(order_id)}</RelateNumber><InvoiceType>{GENERAL_INVOICE}</InvoiceType>"
+        f"<DonateMark>{_text(donate_mark)}</DonateMark>{carrier}<PrintMark>{_text(print_mark)}</PrintMark>{donation}"
+        f"<RandomNumber>{random_number(seller.ban, number)}</RandomNumber>{zero_tax}</Main>"
+        f"<Details>{''.join([_item_xml(sequence, item) for sequence, item in enumerate(items, start=1)])}</Details>"
+        f"<Amount><SalesAmount>{sales}</SalesAmount><FreeTaxSalesAmount>{free_tax_sales}</FreeTaxSalesAmount>"
+        f"<ZeroTaxSalesAmount>{zero_tax_sales}</ZeroTaxSalesAmount><TaxType>{tax_type}</TaxType>"
+        f"<TaxRate>{_decimal_text(tax_rate)}</TaxRate><TaxAmount>{tax}</TaxAmount><TotalAmount>{total}</TotalAmount>"
+        "</Amount></Invoice>\n"
     ).encode()
 
 
