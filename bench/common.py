@@ -83,6 +83,28 @@ def stop_simulator(process: subprocess.Popen) -> None:
     process.wait(timeout=10)
 
 
+def process_cpu_seconds(pid: int, *, with_reaped_children: bool = False) -> float:
+    """CPU seconds (user + system) of one process; with its children that have exited and been waited for."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = int(fields[11]) + int(fields[12])
+    if with_reaped_children:
+        ticks += int(fields[13]) + int(fields[14])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def postgres_cpu_seconds() -> float:
+    """CPU seconds of every PostgreSQL process of this machine, the backends already gone included
+    (the postmaster waits for them, so theirs is in its children's time)."""
+    total = 0.0
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if Path(f"/proc/{pid}/comm").read_text().strip() == "postgres":
+                total += process_cpu_seconds(int(pid), with_reaped_children=True)
+        except (OSError, ValueError):  # gone meanwhile
+            continue
+    return total
+
+
 def machine_busy_seconds() -> float:
     """CPU seconds the whole machine has been busy (all cores, from /proc/stat)."""
     fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
