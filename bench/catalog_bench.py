@@ -208,13 +208,13 @@ def _seed_style_import(database_url: str, serp_url: str, count: int) -> dict:
                     conn.execute(product_translations.insert().values(
                         product_id=product_id, language_code=language, name=text["name"],
                         description=text["description"], source=text["source"]))
-                for price in product["prices"]:
+                for position, price in enumerate(product["prices"]):
                     conn.execute(product_prices.insert().values(
-                        product_id=product_id, amount=price["amount"], currency=price["currency"],
-                        price_type=price["priceType"]))
-                for image in product["images"]:
+                        product_id=product_id, position=position, amount=price["amount"],
+                        currency=price["currency"], price_type=price["priceType"]))
+                for position, image in enumerate(product["images"]):
                     conn.execute(product_images.insert().values(
-                        product_id=product_id, url=image["url"], is_primary=image["isPrimary"],
+                        product_id=product_id, position=position, url=image["url"], is_primary=image["isPrimary"],
                         sort_order=image["order"]))
             saved += 1
         if not body["hasNextPage"]:

@@ -84,11 +84,13 @@ def _seed_catalog(database_url: str, count: int) -> None:
                  "description": "跟著在地導遊逛夜市，含試吃。", "source": "supplier"},
             ]
             prices += [
-                {"product_id": product_id, "amount": Decimal(1000 + n % 500), "currency": "TWD", "price_type": "Base"},
-                {"product_id": product_id, "amount": Decimal("33.50"), "currency": "USD", "price_type": "Base"},
+                {"product_id": product_id, "position": 0, "amount": Decimal(1000 + n % 500), "currency": "TWD",
+                 "price_type": "Base"},
+                {"product_id": product_id, "position": 1, "amount": Decimal("33.50"), "currency": "USD",
+                 "price_type": "Base"},
             ]
-            images += [{"product_id": product_id, "url": f"https://img.example/{n}/{i}.jpg", "is_primary": i == 0,
-                        "sort_order": i} for i in range(2)]
+            images += [{"product_id": product_id, "position": i, "url": f"https://img.example/{n}/{i}.jpg",
+                        "is_primary": i == 0, "sort_order": i} for i in range(2)]
         with engine.begin() as conn:
             insert_rows(conn, products, rows)
             insert_rows(conn, product_translations, translations)

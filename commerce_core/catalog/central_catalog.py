@@ -132,8 +132,8 @@ PRODUCT_COLUMNS = (
     "content_hash", "source_updated_at", "created_at", "updated_at", "archived_at", "created_by", "updated_by",
 )
 TRANSLATION_COLUMNS = ("product_id", "language_code", "name", "description", "short_description", "source")
-PRICE_COLUMNS = ("product_id", "amount", "currency", "price_type", "valid_from", "valid_to")
-IMAGE_COLUMNS = ("product_id", "url", "is_primary", "sort_order")
+PRICE_COLUMNS = ("product_id", "position", "amount", "currency", "price_type", "valid_from", "valid_to")
+IMAGE_COLUMNS = ("product_id", "position", "url", "is_primary", "sort_order")
 # On a change the original creation stays.
 _UPDATE_COLUMNS = [c for c in PRODUCT_COLUMNS if c not in ("id", *_KEEP_ON_UPDATE)]
 
@@ -156,11 +156,13 @@ def _add_children(out: _CatalogBatch, product_id: uuid.UUID, product: _Validated
         for language, text in enrichment.catalogTranslations.items()
     ]
     out.prices += [
-        (product_id, price.amount, price.currency, price.priceType, parse_utc(price.validFrom),
+        (product_id, position, price.amount, price.currency, price.priceType, parse_utc(price.validFrom),
          parse_utc(price.validTo))
-        for price in product.prices
+        for position, price in enumerate(product.prices)
     ]
-    out.images += [(product_id, image.url, image.isPrimary, image.order) for image in product.images]
+    # The validated product lists its images in sort order.
+    out.images += [(product_id, position, image.url, image.isPrimary, image.order)
+                   for position, image in enumerate(product.images)]
 
 
 @fewer_gc_passes()
