@@ -24,6 +24,9 @@ from bench.common import (
     DEFAULT_POSTGRES_URL,
     BenchSchema,
     fresh_schema,
+    machine_busy_seconds,
+    postgres_cpu_seconds,
+    process_cpu_seconds,
     start_simulator,
     stop_simulator,
     write_results,
@@ -67,12 +70,33 @@ def _start_simulator(products: int) -> tuple[subprocess.Popen, str]:
                            "--seed", "2026")
 
 
-def _run_pipeline(database_url: str, serp_url: str, instance: DagsterInstance) -> dict:
-    return _timed_materialize(CATALOG_ASSETS, {
+def _run_pipeline(database_url: str, serp_url: str, instance: DagsterInstance, simulator_pid: int) -> dict:
+    before = _cpu_by_process(simulator_pid)
+    run = _timed_materialize(CATALOG_ASSETS, {
         "catalog_db": CatalogDatabase(database_url=database_url, apply_migrations=False),
         "serp": SerpSupplierResource(base_url=serp_url, api_key=API_KEY, requests_per_second=0),
         "enricher": EnricherResource(),
     }, {"ops": {"serp_products": {"config": {"mode": "full"}}}}, instance)
+    after = _cpu_by_process(simulator_pid)
+    run["cpu_seconds"] = {part: round(after[part] - before.get(part, 0.0), 1) for part in after}
+    return run
+
+
+def _cpu_by_process(simulator_pid: int) -> dict[str, float]:
+    """CPU seconds so far of the pipeline process, its worker processes, PostgreSQL, the simulator, the machine."""
+    times = os.times()
+    return {
+        "pipeline": times.user + times.system,
+        "workers": sum(process_cpu_seconds(pid) for pid in _worker_pids(exclude=simulator_pid)),
+        "postgresql": postgres_cpu_seconds(),
+        "simulator": process_cpu_seconds(simulator_pid),
+        "machine": machine_busy_seconds(),
+    }
+
+
+def _print_cpu(cpu: dict[str, float]) -> None:
+    print(f"[bench]   CPU seconds: pipeline {cpu['pipeline']}, workers {cpu['workers']}, "
+          f"PostgreSQL {cpu['postgresql']}, simulator {cpu['simulator']} (whole machine {cpu['machine']})", flush=True)
 
 
 def _run_nextengine(database_url: str, count: int, instance: DagsterInstance) -> dict:
@@ -120,15 +144,25 @@ def _timed_materialize(assets: list, resources: dict, run_config: dict | None, i
     return {"wall_seconds": round(wall, 3), "stages": stages}
 
 
-def _worker_peak_rss_mb(exclude: int) -> list[float]:
-    """Peak RSS (VmHWM) of this process's children but the simulator: the catalog stages' workers."""
-    peaks = []
+def _worker_pids(exclude: int) -> list[int]:
+    """This process's children but the simulator: the catalog stages' workers."""
+    pids = []
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
             with open(f"/proc/{pid}/stat") as stat:
                 parent = int(stat.read().rsplit(")", 1)[1].split()[1])
-            if parent != os.getpid() or int(pid) == exclude:
-                continue
+        except (OSError, ValueError):  # gone meanwhile
+            continue
+        if parent == os.getpid() and int(pid) != exclude:
+            pids.append(int(pid))
+    return pids
+
+
+def _worker_peak_rss_mb(exclude: int) -> list[float]:
+    """Peak RSS (VmHWM) of the catalog stages' workers."""
+    peaks = []
+    for pid in _worker_pids(exclude):
+        try:
             with open(f"/proc/{pid}/status") as status:
                 peaks += [int(line.split()[1]) / 1024 for line in status if line.startswith("VmHWM:")]
         except (OSError, ValueError):  # gone meanwhile
@@ -174,13 +208,13 @@ def _seed_style_import(database_url: str, serp_url: str, count: int) -> dict:
                     conn.execute(product_translations.insert().values(
                         product_id=product_id, language_code=language, name=text["name"],
                         description=text["description"], source=text["source"]))
-                for price in product["prices"]:
+                for position, price in enumerate(product["prices"]):
                     conn.execute(product_prices.insert().values(
-                        product_id=product_id, amount=price["amount"], currency=price["currency"],
-                        price_type=price["priceType"]))
-                for image in product["images"]:
+                        product_id=product_id, position=position, amount=price["amount"],
+                        currency=price["currency"], price_type=price["priceType"]))
+                for position, image in enumerate(product["images"]):
                     conn.execute(product_images.insert().values(
-                        product_id=product_id, url=image["url"], is_primary=image["isPrimary"],
+                        product_id=product_id, position=position, url=image["url"], is_primary=image["isPrimary"],
                         sort_order=image["order"]))
             saved += 1
         if not body["hasNextPage"]:
@@ -207,16 +241,18 @@ def _run_in(bench_schema: BenchSchema, args: argparse.Namespace, report: dict) -
         upgrade(database_url)
         instance = DagsterInstance.ephemeral()
         print(f"[bench] first import of {args.products:,} products into PostgreSQL schema {schema} ...", flush=True)
-        first = _run_pipeline(database_url, serp_url, instance)
+        first = _run_pipeline(database_url, serp_url, instance, simulator.pid)
         report["first_import"] = first
         report["end_to_end_products_per_second"] = round(args.products / first["wall_seconds"], 1)
         print(f"[bench]   {first['wall_seconds']:.2f}s  ({report['end_to_end_products_per_second']:,.0f} products/s)")
         for stage in STAGES:
             seconds = first["stages"][stage]["seconds"]
             print(f"[bench]     {stage:<20} {seconds:7.2f}s  {args.products / seconds:10,.0f} products/s")
+        _print_cpu(first["cpu_seconds"])
         print("[bench] rerun with nothing changed ...", flush=True)
-        report["unchanged_rerun"] = _run_pipeline(database_url, serp_url, instance)
+        report["unchanged_rerun"] = _run_pipeline(database_url, serp_url, instance, simulator.pid)
         print(f"[bench]   {report['unchanged_rerun']['wall_seconds']:.2f}s")
+        _print_cpu(report["unchanged_rerun"]["cpu_seconds"])
         if args.nextengine_products:
             print(f"[bench] Next Engine: {args.nextengine_products:,} goods through the same stages ...", flush=True)
             nextengine = _run_nextengine(database_url, args.nextengine_products, instance)

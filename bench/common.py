@@ -84,6 +84,15 @@ def stop_simulator(process: subprocess.Popen) -> None:
     process.wait(timeout=10)
 
 
+def process_cpu_seconds(pid: int, *, with_reaped_children: bool = False) -> float:
+    """CPU seconds (user + system) of one process; with its children that have exited and been waited for."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = int(fields[11]) + int(fields[12])
+    if with_reaped_children:
+        ticks += int(fields[13]) + int(fields[14])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def machine_busy_seconds() -> float:
     """CPU seconds the whole machine has been busy (all cores, from /proc/stat)."""
     fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]

@@ -32,6 +32,7 @@ from bench.common import (
     BenchSchema,
     fresh_schema,
     machine_busy_seconds,
+    process_cpu_seconds,
     start_simulator,
     stop_simulator,
     write_results,
@@ -83,11 +84,13 @@ def _seed_catalog(database_url: str, count: int) -> None:
                  "description": "跟著在地導遊逛夜市，含試吃。", "source": "supplier"},
             ]
             prices += [
-                {"product_id": product_id, "amount": Decimal(1000 + n % 500), "currency": "TWD", "price_type": "Base"},
-                {"product_id": product_id, "amount": Decimal("33.50"), "currency": "USD", "price_type": "Base"},
+                {"product_id": product_id, "position": 0, "amount": Decimal(1000 + n % 500), "currency": "TWD",
+                 "price_type": "Base"},
+                {"product_id": product_id, "position": 1, "amount": Decimal("33.50"), "currency": "USD",
+                 "price_type": "Base"},
             ]
-            images += [{"product_id": product_id, "url": f"https://img.example/{n}/{i}.jpg", "is_primary": i == 0,
-                        "sort_order": i} for i in range(2)]
+            images += [{"product_id": product_id, "position": i, "url": f"https://img.example/{n}/{i}.jpg",
+                        "is_primary": i == 0, "sort_order": i} for i in range(2)]
         with engine.begin() as conn:
             insert_rows(conn, products, rows)
             insert_rows(conn, product_translations, translations)
@@ -162,11 +165,6 @@ def _seed_style(database_url: str, url: str, code: str, count: int) -> dict:
     return {"products": sent, "seconds": round(seconds, 2), "products_per_second": round(sent / seconds, 1)}
 
 
-def _process_cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def run(args: argparse.Namespace) -> int:
     report: dict = {"products": args.products, "started_at": datetime.now(timezone.utc).isoformat()}
     with fresh_schema(args.postgres_url, keep=args.keep_schema) as bench_schema:
@@ -187,7 +185,7 @@ def _run_in(bench_schema: BenchSchema, args: argparse.Namespace, report: dict) -
         print("[bench] syncing TW, US and JP at once (one process per region run) ...", flush=True)
         context = multiprocessing.get_context("spawn")
         queue = context.Queue()
-        simulator_cpu_before = {code: _process_cpu_seconds(process.pid) for code, (process, _) in simulators.items()}
+        simulator_cpu_before = {code: process_cpu_seconds(process.pid) for code, (process, _) in simulators.items()}
         busy_before = machine_busy_seconds()
         started = time.perf_counter()
         workers = [context.Process(target=_sync_partition,
@@ -206,7 +204,7 @@ def _run_in(bench_schema: BenchSchema, args: argparse.Namespace, report: dict) -
             worker.join()
         stats = {code: httpx.get(f"{url}/_sim/stats", timeout=30).json() for code, (_, url) in simulators.items()}
         busy_after = machine_busy_seconds()
-        simulator_cpu = {code: round(_process_cpu_seconds(process.pid) - simulator_cpu_before[code], 2)
+        simulator_cpu = {code: round(process_cpu_seconds(process.pid) - simulator_cpu_before[code], 2)
                          for code, (process, _) in simulators.items()}
         pushes = sum(s["receives"] for s in stats.values())
         sync_calls = sum(s["calls"]["sync"] for s in stats.values())

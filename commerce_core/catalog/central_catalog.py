@@ -11,10 +11,9 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
 from functools import partial
 
-import orjson
+import msgspec
 from sqlalchemy import Engine, Row, and_, or_, select
 
 from commerce_core.bulk_work import fewer_gc_passes, run_chunks
@@ -33,7 +32,6 @@ from commerce_core.db.schema import (
 from commerce_core.catalog.models import parse_utc, product_uuid
 
 SHORT_DESCRIPTION_LENGTH = 120
-# On a change the original creation stays.
 _KEEP_ON_UPDATE = ("created_at", "created_by")
 PREVIEW = 10
 
@@ -78,50 +76,93 @@ def pending_changes(supplier_id: str):
     )
 
 
-def _product_row(product_id: uuid.UUID, product: dict, digest: str, now: datetime, actor: str) -> dict:
-    return {
-        "id": product_id,
-        "supplier_id": product["supplierId"],
-        "external_product_id": product["externalId"],
-        "name": product["name"],
-        "description": product["description"],
-        "enriched_description": product.get("enrichedDescription"),
-        "language": product["language"],
-        "product_type": product["productType"],
-        "category": product["category"],
-        "available_seats": product["availableSeats"],
-        "status": product["status"],
-        "is_active": product["isActive"],
-        "tags": product.get("tags") or [],
-        "missing_languages": product.get("missingLanguages") or [],
-        "content_hash": digest,
-        "source_updated_at": parse_utc(product.get("sourceUpdatedAt")),
-        "created_at": now,
-        "updated_at": now,
-        "archived_at": None,
-        "created_by": actor,
-        "updated_by": actor,
-    }
+class _Price(msgspec.Struct):
+    amount: str  # canonical decimal text: NUMERIC takes it as it is
+    currency: str
+    priceType: str
+    validFrom: str | None = None
+    validTo: str | None = None
 
 
-def _children(product_id: uuid.UUID, product: dict) -> tuple[list, list, list]:
-    translations = [
-        {"product_id": product_id, "language_code": language, "name": text["name"][:200],
-         "description": text["description"], "short_description": text["description"][:SHORT_DESCRIPTION_LENGTH] or None,
-         "source": text["source"]}
-        for language, text in (product.get("catalogTranslations") or {}).items()
+class _Image(msgspec.Struct):
+    url: str
+    isPrimary: bool
+    order: int
+
+
+class _ValidatedProduct(msgspec.Struct):
+    """The fields of a validated product (UnifiedProduct) the catalog writes; the rest is skipped unparsed."""
+
+    supplierId: str
+    externalId: str
+    name: str
+    description: str
+    language: str
+    productType: str
+    category: str
+    status: str
+    isActive: bool
+    prices: list[_Price]
+    images: list[_Image]
+    availableSeats: int | None = None
+    sourceUpdatedAt: str | None = None
+
+
+class _CatalogTranslation(msgspec.Struct):
+    name: str
+    description: str
+    source: str
+
+
+class _Enrichment(msgspec.Struct):
+    enrichedDescription: str | None = None
+    tags: list[str] = []
+    catalogTranslations: dict[str, _CatalogTranslation] = {}
+    missingLanguages: list[str] = []
+
+
+# Typed decoders: no dict per JSON object, and fields the catalog does not write are skipped.
+_decode_product = msgspec.json.Decoder(_ValidatedProduct).decode
+_decode_enrichment = msgspec.json.Decoder(_Enrichment).decode
+
+# Rows are tuples in these column orders (a dict per row cost more than building the row).
+PRODUCT_COLUMNS = (
+    "id", "supplier_id", "external_product_id", "name", "description", "enriched_description", "language",
+    "product_type", "category", "available_seats", "status", "is_active", "tags", "missing_languages",
+    "content_hash", "source_updated_at", "created_at", "updated_at", "archived_at", "created_by", "updated_by",
+)
+TRANSLATION_COLUMNS = ("product_id", "language_code", "name", "description", "short_description", "source")
+PRICE_COLUMNS = ("product_id", "position", "amount", "currency", "price_type", "valid_from", "valid_to")
+IMAGE_COLUMNS = ("product_id", "position", "url", "is_primary", "sort_order")
+# On a change the original creation stays.
+_UPDATE_COLUMNS = [c for c in PRODUCT_COLUMNS if c not in ("id", *_KEEP_ON_UPDATE)]
+
+
+def _product_row(product_id: uuid.UUID, product: _ValidatedProduct, enrichment: _Enrichment, digest: str,
+                 now: datetime, actor: str) -> tuple:
+    return (
+        product_id, product.supplierId, product.externalId, product.name, product.description,
+        enrichment.enrichedDescription, product.language, product.productType, product.category,
+        product.availableSeats, product.status, product.isActive, enrichment.tags, enrichment.missingLanguages,
+        digest, parse_utc(product.sourceUpdatedAt), now, now, None, actor, actor,
+    )
+
+
+def _add_children(out: _CatalogBatch, product_id: uuid.UUID, product: _ValidatedProduct,
+                  enrichment: _Enrichment) -> None:
+    out.translations += [
+        (product_id, language, text.name[:200], text.description,
+         text.description[:SHORT_DESCRIPTION_LENGTH] or None, text.source)
+        for language, text in enrichment.catalogTranslations.items()
     ]
-    prices = [
-        {"product_id": product_id, "amount": Decimal(price["amount"]), "currency": price["currency"],
-         "price_type": price["priceType"], "valid_from": parse_utc(price.get("validFrom")),
-         "valid_to": parse_utc(price.get("validTo"))}
-        for price in product["prices"]
+    out.prices += [
+        (product_id, position, price.amount, price.currency, price.priceType, parse_utc(price.validFrom),
+         parse_utc(price.validTo))
+        for position, price in enumerate(product.prices)
     ]
-    images = [
-        {"product_id": product_id, "url": image["url"], "is_primary": image["isPrimary"], "sort_order": image["order"]}
-        for image in product["images"]
-    ]
-    return translations, prices, images
+    # The validated product lists its images in sort order.
+    out.images += [(product_id, position, image.url, image.isPrimary, image.order)
+                   for position, image in enumerate(product.images)]
 
 
 @fewer_gc_passes()
@@ -149,12 +190,13 @@ def _write_chunk(supplier_id: str, actor: str, engine: Engine, key_range: KeyRan
 
 @dataclass
 class _CatalogBatch:
-    upserts: list[dict] = field(default_factory=list)
+    upserts: list[tuple] = field(default_factory=list)  # PRODUCT_COLUMNS
+    is_new: list[bool] = field(default_factory=list)
     changed_ids: list[uuid.UUID] = field(default_factory=list)
     archives: list[dict] = field(default_factory=list)
-    translations: list[dict] = field(default_factory=list)
-    prices: list[dict] = field(default_factory=list)
-    images: list[dict] = field(default_factory=list)
+    translations: list[tuple] = field(default_factory=list)  # TRANSLATION_COLUMNS
+    prices: list[tuple] = field(default_factory=list)  # PRICE_COLUMNS
+    images: list[tuple] = field(default_factory=list)  # IMAGE_COLUMNS
 
 
 def _catalog_batch(supplier_id: str, actor: str, batch: list[Row], result: CatalogWriteResult) -> _CatalogBatch:
@@ -167,33 +209,29 @@ def _catalog_batch(supplier_id: str, actor: str, batch: list[Row], result: Catal
                                  "archived_at": now, "updated_at": now, "updated_by": actor,
                                  "content_hash": DELETED_HASH})
             continue
-        product = {**orjson.loads(row.product), **orjson.loads(row.enrichment)}
+        product, enrichment = _decode_product(row.product), _decode_enrichment(row.enrichment)
         product_id = row.existing_id or product_uuid(supplier_id, row.external_id)
-        out.upserts.append(_product_row(product_id, product, row.content_hash, now, actor))
+        out.upserts.append(_product_row(product_id, product, enrichment, row.content_hash, now, actor))
+        out.is_new.append(row.existing_id is None)
         if row.existing_id is None:
             result.inserted += 1
         else:
             result.updated += 1
             out.changed_ids.append(product_id)
-        translations, prices, images = _children(product_id, product)
-        out.translations += translations
-        out.prices += prices
-        out.images += images
+        _add_children(out, product_id, product, enrichment)
         if len(result.preview) < PREVIEW:
-            result.preview.append(out.upserts[-1])
+            result.preview.append(dict(zip(PRODUCT_COLUMNS, out.upserts[-1])))
     result.archived += len(out.archives)
     return out
 
 
 def _write_batch(engine: Engine, batch: _CatalogBatch) -> None:
-    changed = set(batch.changed_ids)
     with bulk_transaction(engine) as conn:
-        update_columns = [c for c in (batch.upserts[0] if batch.upserts else {}) if c not in ("id", *_KEEP_ON_UPDATE)]
-        save_rows(conn, products, batch.upserts, keys=("id",), update_columns=update_columns,
-                  is_new=[row["id"] not in changed for row in batch.upserts])
+        save_rows(conn, products, batch.upserts, keys=("id",), update_columns=_UPDATE_COLUMNS,
+                  is_new=batch.is_new, columns=PRODUCT_COLUMNS)
         for child in (product_translations, product_prices, product_images):
             delete_where_in(conn, child, "product_id", batch.changed_ids)
-        insert_rows(conn, product_translations, batch.translations)
-        insert_rows(conn, product_prices, batch.prices)
-        insert_rows(conn, product_images, batch.images)
+        insert_rows(conn, product_translations, batch.translations, columns=TRANSLATION_COLUMNS)
+        insert_rows(conn, product_prices, batch.prices, columns=PRICE_COLUMNS)
+        insert_rows(conn, product_images, batch.images, columns=IMAGE_COLUMNS)
         update_rows(conn, products, batch.archives, keys=("id",))

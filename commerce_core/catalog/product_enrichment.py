@@ -16,11 +16,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 
+import msgspec
 import orjson
 from sqlalchemy import Engine, Row, and_, or_, select
 
 from commerce_core.bulk_work import fewer_gc_passes, run_chunks
-from commerce_core.catalog.enrichment import CATALOG_LANGUAGES, Enricher, Enrichment, enrichable_text, text_hash
+from commerce_core.catalog.enrichment import CATALOG_LANGUAGES, EnrichableText, Enricher, Enrichment, text_hash
 from commerce_core.catalog.models import canonical_json, hash_bytes
 from commerce_core.catalog.pending import KeyRange, pending_ranges, read_pending
 from commerce_core.catalog.supplier_staging import DELETED_HASH
@@ -84,6 +85,9 @@ def _cached(engine: Engine, enricher: Enricher, hashes: set[str]) -> dict[str, E
     return found
 
 
+# The product's enrichable fields only, straight from its JSON: half the cost of parsing it whole.
+_decode_enrichable_text = msgspec.json.Decoder(EnrichableText).decode
+
 ORIGINAL: Enrichment = {"enrichedDescription": None, "tags": [], "catalogTranslations": {},
                         "missingLanguages": list(CATALOG_LANGUAGES)}
 
@@ -131,8 +135,7 @@ def _enrich_chunk(supplier_id: str, job_id: uuid.UUID, enricher: Enricher, pool:
 def _enrich_batch(engine: Engine, supplier_id: str, job_id: uuid.UUID, enricher: Enricher, batch: list[Row],
                   pool: ThreadPoolExecutor | None, result: EnrichmentResult) -> tuple[list[dict], dict]:
     now = utcnow()
-    texts = {row.external_id: enrichable_text(orjson.loads(row.product))
-             for row in batch if row.outcome == "valid"}
+    texts = {row.external_id: _decode_enrichable_text(row.product) for row in batch if row.outcome == "valid"}
     if enricher.costly:  # worth a cache: its work is keyed by the hash of the text
         work_keys = {external_id: text_hash(text) for external_id, text in texts.items()}
         known = _cached(engine, enricher, set(work_keys.values()))

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 
+import msgspec
 import orjson
 from sqlalchemy import Engine, Row, and_, or_, select
 
@@ -101,7 +102,7 @@ def _validate_batch(supplier_id: str, job_id: uuid.UUID, batch: list[Row], valid
             result.deleted += 1
             rows.append({**row, "outcome": "deleted", "product": None, "content_hash": DELETED_HASH})
             continue
-        record = orjson.loads(staged.payload)
+        record = msgspec.json.decode(staged.payload)
         violations = validate(record)
         if violations:
             result.rejected += 1

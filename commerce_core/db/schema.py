@@ -22,6 +22,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    SmallInteger,
     String,
     Table,
     Text,
@@ -75,42 +76,40 @@ products = Table(
     Index(None, "updated_at", "id"),
 )
 
+# Child rows are keyed by their product and their place in it: the key's index serves the
+# foreign key and every lookup by product, so each row costs one index entry, not two.
 product_translations = Table(
     "product_translations",
     metadata,
-    Column("id", BigId, primary_key=True, autoincrement=True),
-    Column("product_id", Uuid, ForeignKey("products.id", ondelete="CASCADE"), nullable=False),
-    Column("language_code", String(16), nullable=False),
+    Column("product_id", Uuid, ForeignKey("products.id", ondelete="CASCADE"), primary_key=True),
+    Column("language_code", String(16), primary_key=True),
     Column("name", String(200), nullable=False),
     Column("description", Text, nullable=False),
     Column("short_description", String(300)),
     # supplier: given by the supplier; original: the product's own language; llm: generated
     Column("source", String(16), nullable=False),
-    UniqueConstraint("product_id", "language_code"),
 )
 
 product_prices = Table(
     "product_prices",
     metadata,
-    Column("id", BigId, primary_key=True, autoincrement=True),
-    Column("product_id", Uuid, ForeignKey("products.id", ondelete="CASCADE"), nullable=False),
+    Column("product_id", Uuid, ForeignKey("products.id", ondelete="CASCADE"), primary_key=True),
+    Column("position", SmallInteger, primary_key=True, autoincrement=False),  # in the supplier's list, from 0
     Column("amount", Money, nullable=False),
     Column("currency", String(3), nullable=False),
     Column("price_type", String(16), nullable=False),
     Column("valid_from", UtcDateTime),
     Column("valid_to", UtcDateTime),
-    Index(None, "product_id"),
 )
 
 product_images = Table(
     "product_images",
     metadata,
-    Column("id", BigId, primary_key=True, autoincrement=True),
-    Column("product_id", Uuid, ForeignKey("products.id", ondelete="CASCADE"), nullable=False),
+    Column("product_id", Uuid, ForeignKey("products.id", ondelete="CASCADE"), primary_key=True),
+    Column("position", SmallInteger, primary_key=True, autoincrement=False),  # in sort order, from 0
     Column("url", String(1000), nullable=False),
     Column("is_primary", Boolean, nullable=False),
     Column("sort_order", Integer, nullable=False),
-    Index(None, "product_id"),
 )
 
 import_jobs = Table(

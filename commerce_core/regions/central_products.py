@@ -115,7 +115,7 @@ def _with_children(conn, rows) -> list[CentralProduct]:
         translations.setdefault(key, {})[language] = {"name": name, "description": description}
     for key, amount, currency, price_type in conn.execute(
             select(cast(p.product_id, String), p.amount, p.currency, p.price_type)
-            .where(in_uuid_texts(conn, p.product_id, keys)).order_by(p.product_id, p.id)).all():
+            .where(in_uuid_texts(conn, p.product_id, keys)).order_by(p.product_id, p.position)).all():
         prices.setdefault(key, []).append({"amount": amount, "currency": currency, "priceType": price_type})
     for key, url, is_primary, order in conn.execute(
             select(cast(i.product_id, String), i.url, i.is_primary, i.sort_order)

@@ -196,7 +196,7 @@ def _comparable(value) -> str:
 
 
 def _catalog_content(database_url: str) -> dict:
-    """What the catalog says, leaving out what names a run (stamps, actors) and row ids."""
+    """What the catalog says, leaving out what names a run (stamps, actors)."""
     run_specific = {"created_at", "updated_at", "archived_at", "created_by", "updated_by"}
     with get_engine(database_url).connect() as conn:
         content = {"products": sorted(
@@ -204,8 +204,7 @@ def _catalog_content(database_url: str) -> dict:
             for row in conn.execute(select(products)).mappings()
         )}
         for child in (product_translations, product_prices, product_images):
-            columns = [c for c in child.c if c.name != "id"]
-            content[child.name] = sorted(tuple(map(_comparable, row)) for row in conn.execute(select(*columns)))
+            content[child.name] = sorted(tuple(map(_comparable, row)) for row in conn.execute(select(child)))
         content["rejects"] = sorted(
             conn.execute(select(import_rejects.c.external_id, import_rejects.c.rule, import_rejects.c.message)).all()
         )

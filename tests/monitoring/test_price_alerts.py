@@ -30,8 +30,8 @@ def _product(conn, code: str, price: str, seats: int | None) -> uuid.UUID:
         id=product_id, supplier_id="SERP", external_product_id=code, name=code, description="", language="en-US",
         product_type="Tour", category="c", available_seats=seats, status="Published", is_active=True, tags=[],
         missing_languages=[], content_hash="0" * 32, created_at=now, updated_at=now))
-    conn.execute(insert(product_prices).values(product_id=product_id, amount=Decimal(price), currency="TWD",
-                                               price_type="Adult"))
+    conn.execute(insert(product_prices).values(product_id=product_id, position=0, amount=Decimal(price),
+                                               currency="TWD", price_type="Adult"))
     return product_id
 
 

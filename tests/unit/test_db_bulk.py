@@ -108,7 +108,8 @@ def test_money_round_trips_exactly_as_decimal(engine: Engine, amount: Decimal) -
     product = product_row()
     with engine.begin() as conn:
         conn.execute(sa.insert(products), [product])
-        conn.execute(sa.insert(product_prices), [{"product_id": product["id"], "amount": amount, "currency": "TWD",
+        conn.execute(sa.insert(product_prices), [{"product_id": product["id"], "position": 0, "amount": amount,
+                                                  "currency": "TWD",
                                                   "price_type": "Base", "valid_from": None, "valid_to": None}])
     with engine.connect() as conn:
         stored = conn.execute(select(product_prices.c.amount)).scalar_one()
@@ -122,7 +123,8 @@ def test_money_via_bulk_insert_round_trips(engine: Engine) -> None:
     with engine.begin() as conn:
         insert_rows(conn, products, [product])
         insert_rows(conn, product_prices, [
-            {"product_id": product["id"], "amount": Decimal("12900.1234"), "currency": "TWD", "price_type": "Base",
+            {"product_id": product["id"], "position": 0, "amount": Decimal("12900.1234"), "currency": "TWD",
+             "price_type": "Base",
              "valid_from": NOW, "valid_to": None},
         ])
     with engine.connect() as conn:
