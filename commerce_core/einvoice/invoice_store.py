@@ -65,22 +65,24 @@ def upload_rejects_page(conn: Connection, tenant_id: int, upload_id: int, *, pag
     return [dict(row) for row in rows.mappings()]
 
 
-def _invoice_row(tenant_id: int, upload_id: int, invoice: UploadedInvoice, now: datetime) -> dict:
+# An uploaded invoice's columns (its number, file, times and error start NULL), in _invoice_row's order.
+_UPLOAD_COLUMNS = (
+    "tenant_id", "invoice_date", "order_id", "upload_id", "period", "invoice_time", "buyer_ban", "buyer_name",
+    "carrier_type", "carrier_id", "donate_mark", "npoban", "print_mark", "customs_clearance_mark",
+    "zero_tax_rate_reason", "items", "sales_amount", "free_tax_sales_amount", "zero_tax_sales_amount", "tax_amount",
+    "total_amount", "tax_type", "tax_rate", "status", "attempts", "created_at",
+)
+
+
+def _invoice_row(tenant_id: int, upload_id: int, invoice: UploadedInvoice, now: datetime) -> tuple:
     amounts = invoice.amounts
-    return {
-        "tenant_id": tenant_id, "invoice_date": invoice.invoice_date, "order_id": invoice.order_id,
-        "upload_id": upload_id, "period": period_of(invoice.invoice_date), "invoice_time": invoice.invoice_time,
-        "buyer_ban": invoice.buyer_ban, "buyer_name": invoice.buyer_name, "carrier_type": invoice.carrier_type,
-        "carrier_id": invoice.carrier_id, "donate_mark": invoice.donate_mark, "npoban": invoice.npoban,
-        "print_mark": invoice.print_mark, "customs_clearance_mark": invoice.customs_clearance_mark,
-        "zero_tax_rate_reason": invoice.zero_tax_rate_reason,
-        "items": orjson.dumps([[item.description, format(item.quantity, "f"), format(item.unit_price, "f"),
-                                format(item.amount, "f"), item.tax_type] for item in invoice.items]).decode(),
-        "sales_amount": amounts.sales, "free_tax_sales_amount": amounts.free_tax_sales,
-        "zero_tax_sales_amount": amounts.zero_tax_sales, "tax_amount": amounts.tax,
-        "total_amount": amounts.total, "tax_type": amounts.tax_type, "tax_rate": format(amounts.tax_rate, "f"),
-        "status": "accepted", "attempts": 0, "created_at": now,  # number, file, times and error start NULL
-    }
+    items = orjson.dumps([[item.description, format(item.quantity, "f"), format(item.unit_price, "f"),
+                           format(item.amount, "f"), item.tax_type] for item in invoice.items]).decode()
+    return (tenant_id, invoice.invoice_date, invoice.order_id, upload_id, period_of(invoice.invoice_date),
+            invoice.invoice_time, invoice.buyer_ban, invoice.buyer_name, invoice.carrier_type, invoice.carrier_id,
+            invoice.donate_mark, invoice.npoban, invoice.print_mark, invoice.customs_clearance_mark,
+            invoice.zero_tax_rate_reason, items, amounts.sales, amounts.free_tax_sales, amounts.zero_tax_sales,
+            amounts.tax, amounts.total, amounts.tax_type, format(amounts.tax_rate, "f"), "accepted", 0, now)
 
 
 @dataclass(frozen=True)
@@ -121,9 +123,9 @@ def store_upload(conn: Connection, tenant: Tenant, file_name: str, sha256: str, 
          "row_numbers": reject.row_label(), "rule": reject.rule, "message": reject.message}
         for reject in rejects])
     now = utcnow()
-    rows = [_invoice_row(tenant.id, upload_id, invoice, now) for invoice in fresh]
-    insert_rows(conn, invoices, rows)
-    return StoredUpload(upload_id, len(fresh), len(rejects), tuple(sorted({row["invoice_date"] for row in rows})))
+    insert_rows(conn, invoices, [_invoice_row(tenant.id, upload_id, invoice, now) for invoice in fresh],
+                columns=_UPLOAD_COLUMNS)
+    return StoredUpload(upload_id, len(fresh), len(rejects), tuple(sorted({invoice.invoice_date for invoice in fresh})))
 
 
 def _known_orders(conn: Connection, tenant_id: int, order_ids: Sequence[str]) -> set[str]:
