@@ -197,10 +197,9 @@ def assign_numbers(engine: Engine, tenant: Tenant, day: date, render: Renderer |
                     errors.append(f"{invoice_number} (order {row.order_id}): {result}")
                 else:
                     name, data, digest = result
-                    uploaded.append({"order_id": row.order_id, "invoice_number": invoice_number, "file_sha256": digest})
+                    uploaded.append((row.order_id, invoice_number, digest))
                     ready.append((name, data))
-            update_rows(conn, invoices, uploaded, _KEYS, same={
-                **day_of_tenant, "status": "uploaded", "attempts": 1, "uploaded_at": handed_at, "last_error": None})
+            _mark_uploaded_with_numbers(conn, tenant.id, day, uploaded, handed_at)
             update_rows(conn, invoices, unwritable, _KEYS, same={
                 **day_of_tenant, "status": "numbered", "file_sha256": None, "attempts": 0, "uploaded_at": None})
         for pool_id, next_no in used.items():
@@ -210,6 +209,28 @@ def assign_numbers(engine: Engine, tenant: Tenant, day: date, render: Renderer |
     if len(numbered) < len(waiting):
         raise PoolExhausted(tenant, period, len(waiting) - len(numbered), numbering)
     return numbering
+
+
+def _mark_uploaded_with_numbers(conn: Connection, tenant_id: int, day: date, rows: list[tuple[str, str, str]],
+                                handed_at: datetime) -> None:
+    """(order id, invoice number, file sha256) rows of one tenant's day become `uploaded` (first attempt).
+    On PostgreSQL one UPDATE joined to the rows as arrays: the day's hottest statement needs no
+    staging table (created and dropped per transaction) and no COPY text."""
+    shared = {"status": "uploaded", "attempts": 1, "uploaded_at": handed_at, "last_error": None}
+    if conn.dialect.name != "postgresql":
+        update_rows(conn, invoices, [dict(zip(("order_id", "invoice_number", "file_sha256"), row)) for row in rows],
+                    _KEYS, same={"tenant_id": tenant_id, "invoice_date": day, **shared})
+        return
+    if not rows:
+        return
+    order_ids, numbers, hashes = (list(column) for column in zip(*rows))
+    conn.exec_driver_sql(
+        "UPDATE invoices AS t SET invoice_number = s.number, file_sha256 = s.sha256, status = %(status)s, "
+        "attempts = %(attempts)s, uploaded_at = %(uploaded_at)s, last_error = %(last_error)s "
+        "FROM unnest(%(order_ids)s::varchar[], %(numbers)s::varchar[], %(hashes)s::varchar[]) "
+        "AS s(order_id, number, sha256) "
+        "WHERE t.tenant_id = %(tenant_id)s AND t.invoice_date = %(day)s AND t.order_id = s.order_id",
+        {**shared, "order_ids": order_ids, "numbers": numbers, "hashes": hashes, "tenant_id": tenant_id, "day": day})
 
 
 # --- documents and their Turnkey state ------------------------------------------------------------
