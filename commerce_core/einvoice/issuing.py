@@ -108,14 +108,9 @@ def write_documents(engine: Engine, folders: TurnkeyFolders, tenant: Tenant, day
                 already += 1  # written before a crash; Turnkey has it or will take it
             else:
                 fresh.append((name, data))
-        _write_all(folders, fresh)
+        folders.write_f0401_files(fresh)
         written += len(fresh)
     return written, already, errors
-
-
-def _write_all(folders: TurnkeyFolders, files: Sequence[tuple[str, bytes]]) -> None:
-    for name, data in files:
-        folders.write_f0401(name, data)
 
 
 def issue_day(engine: Engine, folders: TurnkeyFolders, tenant: Tenant, day: date) -> IssuedDay:
@@ -131,7 +126,7 @@ def issue_day(engine: Engine, folders: TurnkeyFolders, tenant: Tenant, day: date
     except PoolExhausted as exhausted:
         issued.exhausted = exhausted  # what did fit was numbered and is written below
         issued.numbering = exhausted.numbering
-    _write_all(folders, issued.numbering.ready)
+    folders.write_f0401_files(issued.numbering.ready)
     issued.written = len(issued.numbering.ready)
     issued.errors = list(issued.numbering.errors)
     with engine.connect() as conn:

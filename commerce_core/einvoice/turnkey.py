@@ -20,7 +20,7 @@ import os
 import re
 import shutil
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from datetime import date, datetime, timedelta
@@ -106,26 +106,32 @@ class TurnkeyFolders:
                 shutil.rmtree(entry.path, ignore_errors=True)
 
     def write_f0401(self, file_name: str, data: bytes) -> None:
-        """Write under a temporary name, then rename into SRC: the file appears whole or not at all."""
-        target = os.path.join(self._src_text, file_name)
+        self.write_f0401_files([(file_name, data)])
+
+    def write_f0401_files(self, files: Iterable[tuple[str, bytes]]) -> None:
+        """Each (name, bytes) under a temporary name, then renamed into SRC: it appears whole or not at all."""
+        src = self._src_text
         partial = os.path.join(self._partial_root, str(os.getpid()))  # per process: a fork gets its own
-        temporary = os.path.join(partial, f"{file_name}.{threading.get_ident()}.tmp")
-        try:
-            descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-        except FileNotFoundError:
-            os.makedirs(partial, exist_ok=True)
-            descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-        try:
-            os.write(descriptor, data)
-        finally:
-            os.close(descriptor)
-        try:
-            os.replace(temporary, target)
-        except OSError as error:
-            os.unlink(temporary)
-            if error.errno != errno.EXDEV:
-                raise
-            self._write_beside(target, data)  # SRC is another filesystem than the root: stay within SRC
+        suffix = f".{threading.get_ident()}.tmp"
+        for file_name, data in files:
+            temporary = os.path.join(partial, file_name + suffix)
+            try:
+                descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            except FileNotFoundError:
+                os.makedirs(partial, exist_ok=True)
+                descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            try:
+                os.write(descriptor, data)
+            finally:
+                os.close(descriptor)
+            target = os.path.join(src, file_name)
+            try:
+                os.replace(temporary, target)
+            except OSError as error:
+                os.unlink(temporary)
+                if error.errno != errno.EXDEV:
+                    raise
+                self._write_beside(target, data)  # SRC is on another filesystem than the root: stay within SRC
 
     def _write_beside(self, target: str, data: bytes) -> None:
         temporary = os.path.join(self._src_text, f".{os.path.basename(target)}.{os.getpid()}.{threading.get_ident()}.tmp")
