@@ -1,6 +1,6 @@
 """A peak day of e-invoices (seeds/003 aggressive: 720,000 for 500 tenants), CSV to XSD-valid F0401 files.
 
-  hub bench einvoice [--invoices 720000] [--tenants 500] [--workers 2] [--baseline-invoices 20000]
+  hub bench einvoice [--invoices 720000] [--tenants 500] [--workers cores+1] [--baseline-invoices 20000]
 
 Setup (not timed): a fresh PostgreSQL schema, the tenants with one E0501 range
 each, one upload CSV per tenant (about 1.3 items per invoice; printed, carrier,
@@ -30,7 +30,7 @@ from bench.common import (DEFAULT_POSTGRES_URL, fresh_schema, machine_busy_secon
                           peak_rss_mb, postgres_cpu_seconds, write_results)
 from commerce_core.db.engine import get_engine
 from commerce_core.db.migrate import upgrade
-from commerce_core.einvoice import invoice_store, schemas
+from commerce_core.einvoice import DEFAULT_WORKERS, invoice_store, schemas
 from commerce_core.einvoice.ban import is_valid_ban
 from commerce_core.einvoice.e0501 import AssignedRange
 from commerce_core.einvoice.f0401 import CONSUMER_IDENTIFIER, NAMESPACE, InvoiceDocument, Seller, random_number
@@ -219,7 +219,7 @@ def _data_dir() -> Path:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--invoices", type=int, default=720_000)
     parser.add_argument("--tenants", type=int, default=500)
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--workers", type=int, default=DEFAULT_WORKERS)
     parser.add_argument("--baseline-invoices", type=int, default=20_000, help="invoices the naive way writes")
     parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES_URL)
     parser.add_argument("--work-dir", help="where CSVs and Turnkey files go (default: $HUB_DATA_DIR/bench-einvoice, "

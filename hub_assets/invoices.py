@@ -6,7 +6,6 @@ invoice_batches   per day: numbers from each tenant's pool, F0401 MIG 4.1 files 
 turnkey_results   Turnkey's answers read back; failed invoices resent with backoff, then alerted
 """
 
-import os
 import time
 from contextlib import closing
 from datetime import date
@@ -23,7 +22,7 @@ from dagster import (
 from pydantic import Field
 
 from commerce_core.db.cursors import utcnow
-from commerce_core.einvoice import invoice_store
+from commerce_core.einvoice import DEFAULT_WORKERS, invoice_store
 from commerce_core.einvoice.intake import IntakeReport, take_e0501_file, take_invoice_files
 from commerce_core.einvoice.issuing import issue_days
 from commerce_core.einvoice.periods import period_of
@@ -46,7 +45,7 @@ class IntakeConfig(Config):
 
 
 class UploadConfig(IntakeConfig):
-    workers: int = Field(default=os.cpu_count() or 1, description="Processes taking files side by side.")
+    workers: int = Field(default=DEFAULT_WORKERS, description="Processes taking files side by side.")
 
 
 def _arrived(context: AssetExecutionContext, uploads: InvoiceUploadsResource, turnkey: TurnkeyResource,
@@ -119,7 +118,7 @@ def invoice_uploads(context: AssetExecutionContext, config: UploadConfig, catalo
 
 
 class BatchConfig(Config):
-    workers: int = Field(default=os.cpu_count() or 1, description="Processes issuing tenants side by side.")
+    workers: int = Field(default=DEFAULT_WORKERS, description="Processes issuing tenants side by side.")
 
 
 @asset(partitions_def=invoice_days, deps=[invoice_uploads, number_pools], group_name=INVOICES_GROUP,
