@@ -113,27 +113,6 @@ def stable_hash(value: object) -> str:
     return hash_bytes(canonical_json(value))
 
 
-# Supplier timestamps move without the content changing.
-_NOT_CONTENT = ("sourceCreatedAt", "sourceUpdatedAt")
-
-
 def content_hash(product: dict) -> str:
     """Hash of what a product says, leaving out supplier timestamps that move without content."""
-    return product_json_and_hash(product)[1]
-
-
-def product_json_and_hash(product: dict) -> tuple[bytes, str]:
-    """The product's JSON and its content_hash from one serialisation.
-
-    The JSON is the canonical text of the content (what the hash is over) with the
-    timestamps appended as the last keys: serialising the product a second time
-    just to store it cost as much again."""
-    content = canonical_json({k: v for k, v in product.items() if k not in _NOT_CONTENT})
-    digest = hash_bytes(content)
-    stamps = {k: product[k] for k in _NOT_CONTENT if k in product}
-    if not stamps:
-        return content, digest
-    stamps_json = orjson.dumps(stamps)
-    if content == b"{}":
-        return stamps_json, digest
-    return content[:-1] + b"," + stamps_json[1:], digest
+    return stable_hash({k: v for k, v in product.items() if k not in ("sourceUpdatedAt", "sourceCreatedAt")})

@@ -8,10 +8,11 @@ from dataclasses import dataclass, field
 from functools import partial
 
 import msgspec
+import orjson
 from sqlalchemy import Engine, Row, and_, or_, select
 
 from commerce_core.bulk_work import fewer_gc_passes, run_chunks
-from commerce_core.catalog.models import product_json_and_hash
+from commerce_core.catalog.models import content_hash
 from commerce_core.catalog.pending import KeyRange, pending_ranges, read_pending
 from commerce_core.catalog.serp_mapping import map_serp_record, validate_serp_record
 from commerce_core.catalog.supplier_staging import DELETED_HASH
@@ -114,8 +115,8 @@ def _validate_batch(supplier_id: str, job_id: uuid.UUID, batch: list[Row], valid
             continue
         product = mapper(record)
         result.valid += 1
-        product_json, digest = product_json_and_hash(product)
-        rows.append({**row, "outcome": "valid", "product": product_json.decode(), "content_hash": digest})
+        rows.append({**row, "outcome": "valid", "product": orjson.dumps(product).decode(),
+                     "content_hash": content_hash(product)})
         if len(result.samples) < SAMPLES:
             result.samples.append(product)
     return rows, rejects
