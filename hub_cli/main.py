@@ -20,9 +20,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-from hub_cli import demo, einvoice_commands
-from simulators import nextengine, region_products, serp_supplier, shopline, turnkey
-
 
 def _db_upgrade(args: argparse.Namespace) -> int:
     from commerce_core.db.migrate import current_revision, upgrade
@@ -60,6 +57,11 @@ def _bench_stock(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    # Imported here, not with the module: a worker process spawned by a `hub` command (the catalog
+    # stages' pool) imports this module again as its __main__, and these cost ~0.6 s of CPU each time.
+    from hub_cli import demo, einvoice_commands
+    from simulators import nextengine, region_products, serp_supplier, shopline, turnkey
+
     parser = argparse.ArgumentParser(prog="hub", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
 

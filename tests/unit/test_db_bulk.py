@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
+import orjson
 import psycopg2
 import pytest
 import sqlalchemy as sa
 from sqlalchemy import Engine, create_engine, select
 
-from commerce_core.db.bulk import insert_rows, refresh_statistics, save_rows, update_rows, upsert_rows
+from commerce_core.db.bulk import _copy_text, insert_rows, refresh_statistics, save_rows, update_rows, upsert_rows
 from commerce_core.db.engine import get_engine
 from commerce_core.db.schema import metadata, product_prices, products, supplier_records, sync_cursors
+from commerce_core.db.types import UtcDateTime
 
 PG_SERVER = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
 NOW = datetime(2026, 2, 7, 2, 0, 0, 123456, tzinfo=timezone.utc)
@@ -348,3 +350,60 @@ def test_refresh_statistics_gives_the_planner_the_loaded_row_count(pg_engine: En
     # The keys and hashes queries join on, not the payload bodies nothing filters on.
     assert {"supplier_id", "external_id", "payload_hash"} <= analyzed and "payload" not in analyzed
 
+
+
+# --- COPY text --------------------------------------------------------------------------
+
+
+def _copy_text_value_by_value(table: sa.Table, columns: Sequence[str], rows: Sequence[tuple]) -> str:
+    """The encoder the compiled one replaced (one formatter call per value): the reference for its bytes."""
+    def escape(value: str) -> str:
+        return value.replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r").replace("\t", "\\t")
+
+    def encode(column_type: object, value: object) -> str:
+        if value is None:
+            return "\\N"
+        if isinstance(column_type, sa.JSON):
+            return escape(orjson.dumps(value).decode())
+        if isinstance(column_type, UtcDateTime):
+            return value.isoformat()
+        if isinstance(column_type, sa.Boolean):
+            return "t" if value else "f"
+        if isinstance(column_type, (sa.Uuid, sa.String, sa.Integer, sa.Numeric)):
+            return escape(value) if isinstance(value, str) else str(value)
+        return escape(str(value))
+
+    types = [table.c[column].type for column in columns]
+    return "".join("\t".join(encode(t, v) for t, v in zip(types, row)) + "\n" for row in rows)
+
+
+class _Label(str):
+    def __str__(self) -> str:
+        return "not the characters"
+
+
+def test_copy_text_is_the_value_by_value_text_on_tricky_values() -> None:
+    shared_id, moment = uuid.uuid4(), NOW
+    texts = [TRICKY, "", "\\N", "\\", "\t", "\n\r", "京都の夜市 \u3000 \u00a0", "plain", _Label("lab\tel"),
+             _Label("label"), "a\\tb"]
+    product_rows = [
+        (uuid.uuid4() if n % 3 else shared_id, "SERP", f"E-{n}", text, text, None if n % 2 else text, "zh-TW",
+         "Tour", text, None if n % 4 == 0 else n, "Published", n % 2 == 0, TRICKY_TAGS if n % 2 else [text],
+         [] if n % 3 else {"k\\": text}, "0" * 32, None if n % 5 == 0 else moment + timedelta(seconds=n),
+         moment, moment, None, None if n == 1 else text, "unit")
+        for n, text in enumerate(texts * 3)
+    ]
+    price_rows = [(shared_id, n, amount, "TWD", "Base", moment if n % 2 else None, None)
+                  for n, amount in enumerate([Decimal("12.50"), "1234.5", 7, Decimal("1E+3")])]
+    columns = [c.name for c in products.columns]
+    assert _copy_text(products, columns, product_rows) == _copy_text_value_by_value(products, columns, product_rows)
+    price_columns = [c.name for c in product_prices.columns]
+    assert _copy_text(product_prices, price_columns, price_rows) == \
+        _copy_text_value_by_value(product_prices, price_columns, price_rows)
+    one_column = [(text,) for text in texts] + [(None,)]
+    assert _copy_text(products, ["name"], one_column) == _copy_text_value_by_value(products, ["name"], one_column)
+
+
+def test_copy_text_refuses_a_naive_datetime_naming_the_column() -> None:
+    with pytest.raises(ValueError, match="sync_cursors.updated_at"):
+        _copy_text(sync_cursors, ["name", "value", "updated_at"], [("a", "1", NOW.replace(tzinfo=None))])
