@@ -74,9 +74,14 @@ def run_chunks(engine: Engine, work: ChunkWork, chunks: Sequence[Sequence], *, w
 
 
 def map_in_workers(engine: Engine, work: ChunkWork, jobs: Sequence, *, workers: int) -> Iterator[R]:
-    """work(engine, job) for every job in the shared worker processes (each with its own connections
-    to the engine's database); results in the jobs' order, each as soon as it and those before it are
-    done. Jobs and results must be picklable."""
+    """work(engine, job) for every job; results in the jobs' order, each as soon as it and those
+    before it are done. On PostgreSQL with workers > 1 and more than one job, the jobs run in the
+    shared worker processes (each with its own connections; jobs and results must be picklable);
+    otherwise (SQLite: one writer at a time) here, one after another."""
+    if workers <= 1 or len(jobs) <= 1 or engine.dialect.name != "postgresql":
+        for job in jobs:
+            yield work(engine, job)
+        return
     pool = _shared_pool(workers)
     database_url = engine.url.render_as_string(hide_password=False)
     try:

@@ -154,16 +154,11 @@ def _take_in_worker(engine: Engine, job: tuple[ArrivedFile, str | None]) -> Inta
 
 def take_invoice_files(database_url: str, files: list[ArrivedFile], *, workers: int, run_id: str | None = None,
                        progress: Callable[[IntakeReport], None] | None = None) -> IntakeReport:
-    """Every file, `workers` processes side by side (each file is its own transaction; one tenant's
-    files still take turns deciding which orders are new)."""
-    report, engine = IntakeReport(), get_engine(database_url)
-    if workers <= 1 or len(files) <= 1:
-        for arrived in files:
-            take_invoice_file(engine, arrived, report, run_id)
-            if progress:
-                progress(report)
-        return report
-    for part in map_in_workers(engine, _take_in_worker, [(arrived, run_id) for arrived in files], workers=workers):
+    """Every file, in `workers` processes side by side on PostgreSQL (each file is its own transaction;
+    one tenant's files still take turns deciding which orders are new)."""
+    report = IntakeReport()
+    for part in map_in_workers(get_engine(database_url), _take_in_worker, [(arrived, run_id) for arrived in files],
+                               workers=workers):
         _merge(report, part)
         if progress:
             progress(report)

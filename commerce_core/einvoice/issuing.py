@@ -175,13 +175,7 @@ def _issue_in_worker(engine: Engine, job: tuple[str, Tenant, date]) -> DayOutcom
 
 def issue_days(database_url: str, turnkey_root: Path, tenants: list[Tenant], day: date, *,
                workers: int) -> Iterator[DayOutcome]:
-    """Issue each tenant's day, tenants side by side in `workers` processes (a tenant's pool lock keeps
-    its numbers in order; tenants share nothing). Outcomes arrive in the tenants' order."""
-    engine = get_engine(database_url)
-    if workers <= 1 or len(tenants) <= 1:
-        folders = TurnkeyFolders(turnkey_root)
-        for tenant in tenants:
-            yield _outcome(issue_day(engine, folders, tenant, day))
-        return
-    yield from map_in_workers(engine, _issue_in_worker, [(str(turnkey_root), tenant, day) for tenant in tenants],
-                              workers=workers)
+    """Issue each tenant's day, tenants side by side in `workers` processes on PostgreSQL (a tenant's
+    pool lock keeps its numbers in order; tenants share nothing). Outcomes arrive in the tenants' order."""
+    yield from map_in_workers(get_engine(database_url), _issue_in_worker,
+                              [(str(turnkey_root), tenant, day) for tenant in tenants], workers=workers)
