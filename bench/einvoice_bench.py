@@ -219,11 +219,13 @@ def _data_dir() -> Path:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--invoices", type=int, default=720_000)
     parser.add_argument("--tenants", type=int, default=500)
-    parser.add_argument("--workers", type=int, default=DEFAULT_WORKERS)
+    parser.add_argument("--workers", type=int, default=DEFAULT_WORKERS,
+                        help=f"worker processes (default: cores + 1 = {DEFAULT_WORKERS}, as the assets use)")
     parser.add_argument("--baseline-invoices", type=int, default=20_000, help="invoices the naive way writes")
     parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES_URL)
-    parser.add_argument("--work-dir", help="where CSVs and Turnkey files go (default: $HUB_DATA_DIR/bench-einvoice, "
-                        "removed afterwards; it is where TURNKEY_ROOT lives by default)")
+    parser.add_argument("--work-dir", help="where CSVs and Turnkey files go, kept afterwards (default: a new folder "
+                        "in $HUB_DATA_DIR, removed afterwards, which on this machine's disk slows file creation for "
+                        "minutes); TURNKEY_ROOT lives in it unless --turnkey-root is given")
     parser.add_argument("--turnkey-root", help="TURNKEY_ROOT for the run (default: inside the work dir); "
                         "e.g. /dev/shm/turnkey to take this machine's slow file creation out of the figure")
     parser.add_argument("--skip-verify", action="store_true", help="do not re-validate every file afterwards")
