@@ -23,10 +23,12 @@ from sqlalchemy import select
 from bench.common import (
     DEFAULT_POSTGRES_URL,
     BenchSchema,
+    child_pids,
     fresh_schema,
     machine_busy_seconds,
     postgres_cpu_seconds,
     process_cpu_seconds,
+    process_peak_rss_mb,
     start_simulator,
     stop_simulator,
     write_results,
@@ -87,7 +89,7 @@ def _cpu_by_process(simulator_pid: int) -> dict[str, float]:
     times = os.times()
     return {
         "pipeline": times.user + times.system,
-        "workers": sum(process_cpu_seconds(pid) for pid in _worker_pids(exclude=simulator_pid)),
+        "workers": sum(process_cpu_seconds(pid) for pid in child_pids(exclude=simulator_pid)),
         "postgresql": postgres_cpu_seconds(),
         "simulator": process_cpu_seconds(simulator_pid),
         "machine": machine_busy_seconds(),
@@ -142,32 +144,6 @@ def _timed_materialize(assets: list, resources: dict, run_config: dict | None, i
             "rows": metadata["dagster/row_count"].value,
         }
     return {"wall_seconds": round(wall, 3), "stages": stages}
-
-
-def _worker_pids(exclude: int) -> list[int]:
-    """This process's children but the simulator: the catalog stages' workers."""
-    pids = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            with open(f"/proc/{pid}/stat") as stat:
-                parent = int(stat.read().rsplit(")", 1)[1].split()[1])
-        except (OSError, ValueError):  # gone meanwhile
-            continue
-        if parent == os.getpid() and int(pid) != exclude:
-            pids.append(int(pid))
-    return pids
-
-
-def _worker_peak_rss_mb(exclude: int) -> list[float]:
-    """Peak RSS (VmHWM) of the catalog stages' workers."""
-    peaks = []
-    for pid in _worker_pids(exclude):
-        try:
-            with open(f"/proc/{pid}/status") as status:
-                peaks += [int(line.split()[1]) / 1024 for line in status if line.startswith("VmHWM:")]
-        except (OSError, ValueError):  # gone meanwhile
-            continue
-    return sorted(round(mb, 1) for mb in peaks)
 
 
 def _seed_style_import(database_url: str, serp_url: str, count: int) -> dict:
@@ -270,7 +246,8 @@ def _run_in(bench_schema: BenchSchema, args: argparse.Namespace, report: dict) -
             print(f"[bench]   {shopline['wall_seconds']:.2f}s  ({rate:,.0f} products/s, "
                   f"{report['shopline']['vs_serp']:.0%} of the SERP path's rate)", flush=True)
         report["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
-        report["worker_peak_rss_mb"] = _worker_peak_rss_mb(exclude=simulator.pid)
+        report["worker_peak_rss_mb"] = sorted(round(peak, 1) for pid in child_pids(exclude=simulator.pid)
+                                              if (peak := process_peak_rss_mb(pid)) is not None)
         print(f"[bench] peak memory (RSS) of the pipeline process: {report['peak_rss_mb']:.0f} MB; "
               f"of its worker processes: {', '.join(f'{mb:.0f} MB' for mb in report['worker_peak_rss_mb']) or '-'}")
         if args.baseline_products:

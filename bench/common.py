@@ -86,7 +86,7 @@ def stop_simulator(process: subprocess.Popen) -> None:
 
 def process_cpu_seconds(pid: int, *, with_reaped_children: bool = False) -> float:
     """CPU seconds (user + system) of one process; with its children that have exited and been waited for."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    fields = _stat_fields(pid)
     ticks = int(fields[11]) + int(fields[12])
     if with_reaped_children:
         ticks += int(fields[13]) + int(fields[14])
@@ -97,6 +97,12 @@ def machine_busy_seconds() -> float:
     """CPU seconds the whole machine has been busy (all cores, from /proc/stat)."""
     fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
     return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def _stat_fields(pid: int) -> list[str]:
+    """/proc/<pid>/stat after the process name (ppid is [1], utime [11], stime [12], cutime [13], cstime [14])."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return stat[stat.rindex(")") + 2:].split()
 
 
 def _processes() -> Iterator[tuple[int, str, list[str]]]:
@@ -117,26 +123,36 @@ def postgres_cpu_seconds() -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
+def child_pids(exclude: int | None = None) -> list[int]:
+    """This process's live children (a worker pool outlives the stage it served), but `exclude`."""
+    return [pid for pid, _, fields in _processes() if int(fields[1]) == os.getpid() and pid != exclude]
+
+
 def own_cpu_seconds() -> tuple[float, float]:
-    """(user, system) CPU seconds of this process, its children that ended, and its live children (a
-    worker pool outlives the stage it served)."""
+    """(user, system) CPU seconds of this process, its children that ended, and its live children."""
     usage = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
-    me, tick = os.getpid(), os.sysconf("SC_CLK_TCK")
-    live = [fields for _, _, fields in _processes() if int(fields[1]) == me]
-    return (sum(item.ru_utime for item in usage) + sum(int(fields[11]) for fields in live) / tick,
-            sum(item.ru_stime for item in usage) + sum(int(fields[12]) for fields in live) / tick)
-
-
-def peak_rss_mb(exclude: int | None = None) -> float:
-    """The largest peak RSS among this process, its children that ended and its live children
-    (VmHWM; `exclude` one of them, e.g. a simulator)."""
-    peaks = [resource.getrusage(who).ru_maxrss / 1024 for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
-    for pid, _, fields in _processes():
-        if int(fields[1]) != os.getpid() or pid == exclude:
-            continue
+    user, system = sum(item.ru_utime for item in usage), sum(item.ru_stime for item in usage)
+    tick = os.sysconf("SC_CLK_TCK")
+    for pid in child_pids():
         try:
-            with open(f"/proc/{pid}/status") as status:
-                peaks += [int(line.split()[1]) / 1024 for line in status if line.startswith("VmHWM:")]
+            fields = _stat_fields(pid)
         except OSError:
-            continue  # gone meanwhile
+            continue  # ended meanwhile (its time is in RUSAGE_CHILDREN from now on)
+        user, system = user + int(fields[11]) / tick, system + int(fields[12]) / tick
+    return user, system
+
+
+def process_peak_rss_mb(pid: int) -> float | None:
+    """A process's peak RSS (VmHWM), or None when it is gone."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            return next(int(line.split()[1]) / 1024 for line in status if line.startswith("VmHWM:"))
+    except (OSError, StopIteration):
+        return None
+
+
+def peak_rss_mb() -> float:
+    """The largest peak RSS among this process, its children that ended and its live children."""
+    peaks = [resource.getrusage(who).ru_maxrss / 1024 for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+    peaks += [peak for pid in child_pids() if (peak := process_peak_rss_mb(pid)) is not None]
     return max(peaks)

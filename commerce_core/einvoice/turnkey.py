@@ -113,7 +113,12 @@ class TurnkeyFolders:
         src = self._src_text
         partial = os.path.join(self._partial_root, str(os.getpid()))  # per process: a fork gets its own
         suffix = f".{threading.get_ident()}.tmp"
+        beside = False  # SRC is on another filesystem than the root: temporary files go in SRC
         for file_name, data in files:
+            target = os.path.join(src, file_name)
+            if beside:
+                self._write_beside(target, data)
+                continue
             temporary = os.path.join(partial, file_name + suffix)
             try:
                 descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
@@ -124,17 +129,18 @@ class TurnkeyFolders:
                 os.write(descriptor, data)
             finally:
                 os.close(descriptor)
-            target = os.path.join(src, file_name)
             try:
                 os.replace(temporary, target)
             except OSError as error:
                 os.unlink(temporary)
                 if error.errno != errno.EXDEV:
                     raise
-                self._write_beside(target, data)  # SRC is on another filesystem than the root: stay within SRC
+                beside = True  # learnt once per batch, not paid again per file
+                self._write_beside(target, data)
 
     def _write_beside(self, target: str, data: bytes) -> None:
-        temporary = os.path.join(self._src_text, f".{os.path.basename(target)}.{os.getpid()}.{threading.get_ident()}.tmp")
+        name = os.path.basename(target)
+        temporary = os.path.join(self._src_text, f".{name}.{os.getpid()}.{threading.get_ident()}.tmp")
         with open(temporary, "wb") as handle:
             handle.write(data)
         os.replace(temporary, target)

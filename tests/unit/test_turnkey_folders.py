@@ -41,7 +41,9 @@ def test_src_on_another_filesystem_than_the_root_is_written_within_src(tmp_path)
         folders.src.symlink_to(elsewhere)  # e.g. SRC mounted from another disk
         folders.create()
         assert os.stat(elsewhere).st_dev != os.stat(tmp_path).st_dev, "needs /dev/shm on another filesystem"
-        folders.write_f0401("F0401_12345675_AB00000001.xml", b"<a/>")
-        assert os.listdir(elsewhere) == ["F0401_12345675_AB00000001.xml"]
+        folders.write_f0401_files([("F0401_12345675_AB00000001.xml", b"<a/>"),
+                                   ("F0401_12345675_AB00000002.xml", b"<b/>")])
+        assert sorted(os.listdir(elsewhere)) == ["F0401_12345675_AB00000001.xml", "F0401_12345675_AB00000002.xml"]
         assert Path(elsewhere, "F0401_12345675_AB00000001.xml").read_bytes() == b"<a/>"
+        assert Path(elsewhere, "F0401_12345675_AB00000002.xml").read_bytes() == b"<b/>"
         assert _everything_under(tmp_path / PARTIAL_DIR) == []
