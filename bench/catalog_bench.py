@@ -69,7 +69,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _start_simulator(products: int) -> tuple[subprocess.Popen, str]:
     return start_simulator("simulators.serp_supplier", "--products", str(products), "--api-key", API_KEY,
-                           "--seed", "2026")
+                           "--seed", "2026", "--warm-cache")
 
 
 def _run_pipeline(database_url: str, serp_url: str, instance: DagsterInstance, simulator_pid: int) -> dict:

@@ -69,7 +69,7 @@ def start_simulator(module: str, *arguments: str) -> tuple[subprocess.Popen, str
     process = subprocess.Popen([sys.executable, "-m", module, "--port", str(port), *arguments],
                                stdout=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
-    for _ in range(100):
+    for _ in range(600):  # a simulator may prepare its data first (serp --warm-cache)
         try:
             httpx.get(f"{url}/_sim/stats", timeout=1)
             return process, url

@@ -7,7 +7,7 @@ import gc
 import multiprocessing
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import FIRST_EXCEPTION, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from functools import partial
@@ -94,7 +94,7 @@ def map_in_workers(engine: Engine, work: ChunkWork, jobs: Sequence, *, workers: 
 def _in_completion_order(futures: list[Future]) -> Iterator[Future]:
     pending = set(futures)
     while pending:
-        done, pending = wait(pending, return_when=FIRST_EXCEPTION)
+        done, pending = wait(pending, return_when=FIRST_COMPLETED)
         yield from done
 
 

@@ -20,7 +20,15 @@ from commerce_core.bulk_work import fewer_gc_passes, run_chunks
 from commerce_core.catalog.pending import KeyRange, pending_ranges, read_pending
 from commerce_core.catalog.supplier_staging import DELETED_HASH
 from commerce_core.db.cursors import utcnow
-from commerce_core.db.bulk import bulk_transaction, delete_where_in, insert_rows, refresh_statistics, save_rows, update_rows
+from commerce_core.db.bulk import (
+    bulk_transaction,
+    delete_where_in,
+    insert_rows,
+    refresh_statistics,
+    rows_under_parents_written_here,
+    save_rows,
+    update_rows,
+)
 from commerce_core.db.schema import (
     enriched_products,
     product_images,
@@ -170,7 +178,7 @@ def write_pending(engine: Engine, supplier_id: str, *, actor: str, batch_size: i
                   progress: Callable[[CatalogWriteResult], None] | None = None) -> CatalogWriteResult:
     """Write every pending product, a transaction per batch; on PostgreSQL in `workers` processes."""
     result = CatalogWriteResult()
-    chunks = pending_ranges(engine, pending_changes(supplier_id), enriched_products.c.external_id, batch_size)
+    chunks = pending_ranges(engine, pending_changes(supplier_id), enriched_products.c.external_id, batch_size, workers=workers)
     for part in run_chunks(engine, partial(_write_chunk, supplier_id, actor), chunks, workers=workers):
         result.add(part)
         if progress:
@@ -231,7 +239,9 @@ def _write_batch(engine: Engine, batch: _CatalogBatch) -> None:
                   is_new=batch.is_new, columns=PRODUCT_COLUMNS)
         for child in (product_translations, product_prices, product_images):
             delete_where_in(conn, child, "product_id", batch.changed_ids)
-        insert_rows(conn, product_translations, batch.translations, columns=TRANSLATION_COLUMNS)
-        insert_rows(conn, product_prices, batch.prices, columns=PRICE_COLUMNS)
-        insert_rows(conn, product_images, batch.images, columns=IMAGE_COLUMNS)
+        # Children only of the products just saved (_catalog_batch builds them together).
+        with rows_under_parents_written_here(conn):
+            insert_rows(conn, product_translations, batch.translations, columns=TRANSLATION_COLUMNS)
+            insert_rows(conn, product_prices, batch.prices, columns=PRICE_COLUMNS)
+            insert_rows(conn, product_images, batch.images, columns=IMAGE_COLUMNS)
         update_rows(conn, products, batch.archives, keys=("id",))

@@ -106,7 +106,7 @@ def enrich_pending(engine: Engine, supplier_id: str, job_id: uuid.UUID, enricher
     A costly enricher (it waits on the network) runs here with `concurrency` threads; any
     other is CPU-bound and runs in `workers` processes on PostgreSQL (it must be picklable)."""
     result = EnrichmentResult()
-    chunks = pending_ranges(engine, pending_products(supplier_id), validated_products.c.external_id, batch_size)
+    chunks = pending_ranges(engine, pending_products(supplier_id), validated_products.c.external_id, batch_size, workers=workers)
     pool = ThreadPoolExecutor(max_workers=concurrency) if enricher.costly and concurrency > 1 else None
     try:
         work = partial(_enrich_chunk, supplier_id, job_id, enricher, pool)

@@ -69,7 +69,7 @@ def validate_pending(engine: Engine, supplier_id: str, job_id: uuid.UUID, *, bat
     """Validate every pending record, a transaction per batch; on PostgreSQL in `workers` processes
     (validate and mapper must then be module-level functions)."""
     result = ValidationResult()
-    chunks = pending_ranges(engine, pending_records(supplier_id), supplier_records.c.external_id, batch_size)
+    chunks = pending_ranges(engine, pending_records(supplier_id), supplier_records.c.external_id, batch_size, workers=workers)
     work = partial(_validate_chunk, supplier_id, job_id, validate, mapper)
     for part in run_chunks(engine, work, chunks, workers=workers):
         result.add(part)

@@ -15,7 +15,21 @@ from contextlib import contextmanager
 from datetime import datetime
 
 import orjson
-from sqlalchemy import JSON, Boolean, Connection, Engine, Integer, Numeric, String, Table, Text, Uuid, bindparam, insert, text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Connection,
+    Engine,
+    Integer,
+    Numeric,
+    String,
+    Table,
+    UniqueConstraint,
+    Uuid,
+    bindparam,
+    insert,
+    text,
+)
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from commerce_core.db.types import UtcDateTime
@@ -37,6 +51,38 @@ def bulk_transaction(engine: Engine) -> Iterator[Connection]:
         if conn.dialect.name == "postgresql":
             conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
         yield conn
+
+
+@contextmanager
+def rows_under_parents_written_here(conn: Connection) -> Iterator[None]:
+    """Insert child rows whose every parent this same transaction inserted or updated.
+
+    Such a parent exists and stays locked until commit (a new row is invisible to
+    others, an updated one is row-locked), so the per-row foreign-key check could
+    not fail and no concurrent delete can slip in. On PostgreSQL, where the role
+    may set it, the checks are skipped for these statements with
+    session_replication_role = replica, as pg_restore does for bulk loads; the
+    constraints stay declared and checked for every other write. Measured: ~5 µs of
+    server CPU per row, a third of the central catalog's first import. Elsewhere
+    (SQLite, or a role without the privilege) every row is checked as usual."""
+    skip = conn.dialect.name == "postgresql" and _may_set_replication_role(conn)
+    if skip:
+        conn.exec_driver_sql("SET LOCAL session_replication_role = replica")
+    yield
+    if skip:  # after a failure the transaction rolls back, and the setting with it
+        conn.exec_driver_sql("SET LOCAL session_replication_role = origin")
+
+
+def _may_set_replication_role(conn: Connection) -> bool:
+    """Whether this login may set session_replication_role: a superuser, or (PostgreSQL 15+) a role
+    granted SET on it. Asked once per database connection."""
+    info = conn.connection.info
+    if "may_set_replication_role" not in info:
+        info["may_set_replication_role"] = bool(conn.exec_driver_sql(
+            "SELECT CASE WHEN current_setting('server_version_num')::int >= 150000 "
+            "THEN has_parameter_privilege('session_replication_role', 'SET') "
+            "ELSE (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) END").scalar())
+    return info["may_set_replication_role"]
 
 
 def insert_rows(conn: Connection, table: Table, rows: Sequence[Mapping] | Sequence[tuple], *,
@@ -273,10 +319,20 @@ def refresh_statistics(conn: Connection, *tables: Table) -> None:
     """ANALYZE after a bulk load: autovacuum lags behind, and with the stale
     estimate of an empty table the planner sorts whole tables for every batch.
 
-    Only the columns queries filter, join and sort on: the statistics of text
-    and JSON bodies (descriptions, payloads) cost most of an ANALYZE and no
-    query filters on them; autovacuum analyzes whole tables later."""
+    Only the indexed columns (keys, unique and plain indexes): the ones the planner
+    weighs index scans and joins on. The other columns' statistics cost most of an
+    ANALYZE (names and descriptions: 4x the time on the central catalog, measured)
+    and autovacuum gathers them later."""
     if conn.dialect.name == "postgresql":
         conn.exec_driver_sql("ANALYZE " + ", ".join(
-            f"{table.name} ({', '.join(c.name for c in table.columns if not isinstance(c.type, (Text, JSON)))})"
-            for table in tables))
+            f"{table.name} ({', '.join(_indexed_columns(table))})" for table in tables))
+
+
+def _indexed_columns(table: Table) -> list[str]:
+    indexed = dict.fromkeys(column.name for column in table.primary_key.columns)
+    for index in table.indexes:
+        indexed.update(dict.fromkeys(column.name for column in index.columns))
+    for constraint in table.constraints:
+        if isinstance(constraint, UniqueConstraint):
+            indexed.update(dict.fromkeys(column.name for column in constraint.columns))
+    return list(indexed)
