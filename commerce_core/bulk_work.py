@@ -6,8 +6,9 @@ import atexit
 import gc
 import multiprocessing
 import threading
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from functools import partial
@@ -89,6 +90,56 @@ def map_in_workers(engine: Engine, work: ChunkWork, jobs: Sequence, *, workers: 
     except BrokenProcessPool:
         _discard_pool(pool)
         raise
+
+
+def stream_in_workers(engine: Engine, work: ChunkWork, jobs: Iterable, *, workers: int) -> Iterator[R]:
+    """work(engine, job) for each job as `jobs` yields it; results in the jobs' order.
+
+    For a stream too long to hold (a supplier's listing): at most two jobs per
+    worker are queued at a time, so memory stays flat and the next job is built
+    here while the workers run. On PostgreSQL with workers > 1 the jobs run in
+    the shared worker processes; otherwise one at a time in a background
+    thread, which still overlaps building the next job with writing this one.
+    A failure is raised when its result is due; jobs not yet started are
+    dropped, and in the thread nothing after a failed job runs."""
+    pool = thread = None
+    if workers > 1 and engine.dialect.name == "postgresql":
+        pool, window = _shared_pool(workers), 2 * workers
+        database_url = engine.url.render_as_string(hide_password=False)
+        submit = partial(pool.submit, _run_in_worker, database_url, work)
+    else:
+        thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stream-work")
+        window, submit = 1, partial(thread.submit, work, engine)
+    in_flight: deque[Future] = deque()
+    try:
+        for job in jobs:
+            while len(in_flight) >= window:
+                yield in_flight.popleft().result()
+            in_flight.append(submit(job))
+        while in_flight:
+            yield in_flight.popleft().result()
+    except BrokenProcessPool:
+        _discard_pool(pool)
+        raise
+    finally:
+        for future in in_flight:
+            future.cancel()
+        wait(in_flight)
+        if thread:
+            thread.shutdown(wait=True)
+
+
+def start_workers(engine: Engine, workers: int) -> None:
+    """Start the shared worker processes now, so their start-up (~0.4 CPU-s each, mostly imports)
+    overlaps work done here (a stage's first HTTP requests) instead of delaying its first job."""
+    if workers > 1 and engine.dialect.name == "postgresql":
+        pool = _shared_pool(workers)
+        for _ in range(workers):  # a spawn pool starts a process per job submitted while none is idle
+            pool.submit(_started)
+
+
+def _started() -> None:
+    """A job that only makes a worker process start."""
 
 
 def _in_completion_order(futures: list[Future]) -> Iterator[Future]:

@@ -25,6 +25,7 @@ from dagster import (
 from pydantic import Field
 from sqlalchemy import func, select
 
+from commerce_core.bulk_work import start_workers
 from commerce_core.catalog import import_jobs
 from commerce_core.catalog.central_catalog import pending_changes, write_pending
 from commerce_core.catalog.product_enrichment import enrich_pending, pending_products
@@ -119,14 +120,17 @@ def serp_products(
     since = datetime.fromisoformat(since_value) if since_value else None
     context.log.info(f"import job {job_id}: mode={mode} since={since_value or '-'}")
     with import_jobs.failure_recorded(engine, job_id, "serp_products"):
+        if mode != "ids":
+            start_workers(engine, catalog_db.workers)
         with closing(serp.create_client(on_retry=context.log.warning)) as client:
             missing: list[str] = []
             if mode == "ids":
                 batches = _records_by_id(client, config.product_ids, missing)
             else:
                 batches = (page.products for page in client.iter_pages(serp.page_size, since, serp.concurrency))
+            # A listing is hashed and written in the worker processes; a few ids are not worth starting them.
             staged = stage_batches(engine, SERP_SUPPLIER_ID, batches, job_id, progress_logger(context, "fetched"),
-                                   whole_listing=mode == "full")
+                                   whole_listing=mode == "full", workers=1 if mode == "ids" else catalog_db.workers)
         tombstoned = tombstone(engine, SERP_SUPPLIER_ID, missing, job_id) if missing else 0
         if mode == "full":
             tombstoned += tombstone_missing(engine, SERP_SUPPLIER_ID, staged.seen_ids, job_id,

@@ -9,20 +9,18 @@ occurrences of an id within one fetch, are rejected here: they cannot be keyed.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import partial
 
 from sqlalchemy import Engine, select
 
-from commerce_core.bulk_work import fewer_gc_passes
+from commerce_core.bulk_work import fewer_gc_passes, stream_in_workers
 from commerce_core.catalog.models import RawRecord, canonical_json, hash_bytes, parse_utc
 from commerce_core.db.lookup import in_keys
 from commerce_core.db.cursors import utcnow
 from commerce_core.db.bulk import bulk_transaction, insert_rows, refresh_statistics, save_rows, upsert_rows
 from commerce_core.db.schema import import_rejects, supplier_records
-from commerce_core.db.write_behind import WriteBehind
 
 DELETED_HASH = "deleted"
 # SQLite (3.32+) allows 32,766 bound parameters per statement.
@@ -85,39 +83,72 @@ def _regroup(batches: Iterable[list], size: int) -> Iterable[list]:
         yield group
 
 
-@fewer_gc_passes()
 def _serp_key(record: dict) -> object:
     return record.get("id")
 
 
+@dataclass
+class _StagingJob:
+    """One batch of keyed records, for a worker to hash, compare and write (picklable)."""
+
+    supplier_id: str
+    job_id: uuid.UUID
+    records: list[tuple[str, bytes, object]]  # external id, payload, updatedAt as sent
+    rejects: list[dict]
+    known: dict[str, str] | None  # the staged hashes of these ids, when read up front
+
+
+@dataclass
+class _StagedPart:
+    staged_new: int = 0
+    staged_changed: int = 0
+    unchanged: int = 0
+    max_source_updated_at: datetime | None = None
+
+
+@fewer_gc_passes()
 def stage_batches(engine: Engine, supplier_id: str, batches: Iterable[list], job_id: uuid.UUID,
                   progress: Callable[[StagingResult], None] | None = None, *,
-                  key: Callable[[dict], object] = _serp_key, whole_listing: bool = False) -> StagingResult:
+                  key: Callable[[dict], object] = _serp_key, whole_listing: bool = False,
+                  workers: int = 1) -> StagingResult:
     """Stage raw records in transactions of about STAGING_BATCH records; returns what happened.
 
+    Keys are checked here, in fetch order (a second occurrence of an id is a reject); hashing,
+    comparing and writing run in `workers` processes on PostgreSQL while the next pages arrive.
     key: the record's id at this supplier (SERP `id`, Next Engine `goods_id`, Shopline's GID as a
     plain id); a record without a usable one is rejected.
     whole_listing: the batches are the supplier's whole catalog, so every staged hash is read in
     one narrow scan up front instead of looked up batch by batch."""
     result = StagingResult()
     known = _all_staged_hashes(engine, supplier_id) if whole_listing else None
-    with WriteBehind() as writer:
+
+    def jobs() -> Iterator[_StagingJob]:
         for records in _regroup(batches, STAGING_BATCH):
-            rows, is_new, rejects = _stage_batch(engine, supplier_id, job_id, records, result, key, known)
-            writer.submit(partial(_write_batch, engine, rows, is_new, rejects))
-            if progress:
-                progress(result)
+            keyed, rejects = _key_batch(supplier_id, job_id, records, result, key)
+            yield _StagingJob(supplier_id, job_id, keyed, rejects, None if known is None else
+                              {external_id: known[external_id] for external_id, _, _ in keyed
+                               if external_id in known})
+
+    for part in stream_in_workers(engine, _stage_and_write, jobs(), workers=workers):
+        result.staged_new += part.staged_new
+        result.staged_changed += part.staged_changed
+        result.unchanged += part.unchanged
+        if part.max_source_updated_at and (result.max_source_updated_at is None
+                                           or part.max_source_updated_at > result.max_source_updated_at):
+            result.max_source_updated_at = part.max_source_updated_at
+        if progress:
+            progress(result)
     if result.staged_new or result.staged_changed:
         with engine.begin() as conn:
             refresh_statistics(conn, supplier_records)
     return result
 
 
-def _stage_batch(engine: Engine, supplier_id: str, job_id: uuid.UUID, records: list, result: StagingResult,
-                 key: Callable[[dict], object], known: dict[str, str] | None) -> tuple[list[dict], list[bool], list[dict]]:
+def _key_batch(supplier_id: str, job_id: uuid.UUID, records: list, result: StagingResult,
+               key: Callable[[dict], object]) -> tuple[list[tuple[str, bytes, object]], list[dict]]:
+    """The records that can be keyed, as (id, payload, updatedAt); the others as rejects."""
     now = utcnow()
-    keyed: dict[str, tuple[bytes, object]] = {}
-    rejects = []
+    keyed, rejects = [], []
     for record in records:
         result.fetched += 1
         if isinstance(record, RawRecord):
@@ -138,41 +169,46 @@ def _stage_batch(engine: Engine, supplier_id: str, job_id: uuid.UUID, records: l
                                        payload, now))
         else:
             result.seen_ids.add(external_id)
-            keyed[external_id] = (payload, updated_at)
+            keyed.append((external_id, payload, updated_at))
     result.rejected += len(rejects)
-    existing = known if known is not None else _lookup_hashes(engine, supplier_id, keyed)
+    return keyed, rejects
+
+
+_STAGED_COLUMNS = ("supplier_id", "external_id", "payload", "payload_hash", "source_updated_at", "fetched_at",
+                   "deleted_at", "import_job_id")
+
+
+def _stage_and_write(engine: Engine, job: _StagingJob) -> _StagedPart:
+    """Hash each record, keep those whose hash changed, and write them with the rejects in one transaction."""
+    now = utcnow()
+    part = _StagedPart()
+    existing = job.known if job.known is not None else _lookup_hashes(engine, job.supplier_id, job.records)
     rows, is_new = [], []
-    for external_id, (payload, source_updated_at) in keyed.items():
+    for external_id, payload, source_updated_at in job.records:
         payload_hash = hash_bytes(payload)
         updated_at = parse_utc(source_updated_at)
-        if updated_at and (result.max_source_updated_at is None or updated_at > result.max_source_updated_at):
-            result.max_source_updated_at = updated_at
+        if updated_at and (part.max_source_updated_at is None or updated_at > part.max_source_updated_at):
+            part.max_source_updated_at = updated_at
         previous = existing.get(external_id)
         if previous == payload_hash:
-            result.unchanged += 1
+            part.unchanged += 1
             continue
         is_new.append(previous is None)
         if previous is None:
-            result.staged_new += 1
+            part.staged_new += 1
         else:
-            result.staged_changed += 1
-        rows.append({
-            "supplier_id": supplier_id, "external_id": external_id, "payload": payload.decode(),
-            "payload_hash": payload_hash, "source_updated_at": updated_at, "fetched_at": now,
-            "deleted_at": None, "import_job_id": job_id,
-        })
-    return rows, is_new, rejects
-
-
-def _lookup_hashes(engine: Engine, supplier_id: str, keyed: dict) -> dict[str, str]:
-    with engine.connect() as conn:
-        return _staged_hashes(conn, supplier_id, list(keyed))
-
-
-def _write_batch(engine: Engine, rows: list[dict], is_new: list[bool], rejects: list[dict]) -> None:
+            part.staged_changed += 1
+        rows.append((job.supplier_id, external_id, payload.decode(), payload_hash, updated_at, now, None, job.job_id))
     with bulk_transaction(engine) as conn:
-        save_rows(conn, supplier_records, rows, keys=("supplier_id", "external_id"), is_new=is_new)
-        insert_rows(conn, import_rejects, rejects)
+        save_rows(conn, supplier_records, rows, keys=("supplier_id", "external_id"), is_new=is_new,
+                  columns=_STAGED_COLUMNS)
+        insert_rows(conn, import_rejects, job.rejects)
+    return part
+
+
+def _lookup_hashes(engine: Engine, supplier_id: str, records: list[tuple[str, bytes, object]]) -> dict[str, str]:
+    with engine.connect() as conn:
+        return _staged_hashes(conn, supplier_id, [external_id for external_id, _, _ in records])
 
 
 def tombstone(engine: Engine, supplier_id: str, external_ids: Iterable[str], job_id: uuid.UUID) -> int:
