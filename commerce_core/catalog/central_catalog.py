@@ -17,7 +17,7 @@ import msgspec
 from sqlalchemy import Engine, Row, and_, or_, select
 
 from commerce_core.bulk_work import fewer_gc_passes, run_chunks
-from commerce_core.catalog.pending import KeyRange, pending_ranges, read_pending
+from commerce_core.catalog.pending import KeyRange, in_range, pending_ranges, read_pending
 from commerce_core.catalog.supplier_staging import DELETED_HASH
 from commerce_core.db.cursors import utcnow
 from commerce_core.db.bulk import (
@@ -60,7 +60,7 @@ class CatalogWriteResult:
         self.preview += part.preview[: PREVIEW - len(self.preview)]
 
 
-def pending_changes(supplier_id: str):
+def pending_changes(supplier_id: str, key_range: KeyRange | None = None):
     enriched, validated = enriched_products, validated_products
     return select(
         enriched.c.external_id, validated.c.product, enriched.c.enrichment, enriched.c.content_hash,
@@ -68,14 +68,17 @@ def pending_changes(supplier_id: str):
     ).select_from(
         enriched.join(
             validated,
-            and_(validated.c.supplier_id == enriched.c.supplier_id, validated.c.external_id == enriched.c.external_id),
+            and_(validated.c.supplier_id == enriched.c.supplier_id, validated.c.external_id == enriched.c.external_id,
+                 in_range(validated.c.external_id, key_range)),
         ).outerjoin(
             products,
             and_(products.c.supplier_id == enriched.c.supplier_id,
-                 products.c.external_product_id == enriched.c.external_id),
+                 products.c.external_product_id == enriched.c.external_id,
+                 in_range(products.c.external_product_id, key_range)),
         )
     ).where(
         enriched.c.supplier_id == supplier_id,
+        in_range(enriched.c.external_id, key_range),
         or_(products.c.id.is_(None), products.c.content_hash != enriched.c.content_hash),
         # Nothing to archive for a product the catalog never held.
         or_(enriched.c.outcome != "deleted", products.c.id.is_not(None)),
@@ -190,7 +193,7 @@ def write_pending(engine: Engine, supplier_id: str, *, actor: str, batch_size: i
 
 
 def _write_chunk(supplier_id: str, actor: str, engine: Engine, key_range: KeyRange) -> CatalogWriteResult:
-    batch = read_pending(engine, pending_changes(supplier_id), enriched_products.c.external_id, key_range)
+    batch = read_pending(engine, pending_changes(supplier_id, key_range), enriched_products.c.external_id)
     part = CatalogWriteResult()
     _write_batch(engine, _catalog_batch(supplier_id, actor, batch, part))
     return part

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import operator
 
-from sqlalchemy import Connection, Engine, Row, Select
+from sqlalchemy import ColumnElement, Connection, Engine, Row, Select, true
 
 KeyRange = tuple[str, str]  # first and last key, inclusive
 
@@ -31,15 +31,21 @@ def pending_ranges(engine: Engine, query: Select, key_column, size: int, *, work
     return [(keys[start], keys[min(start + step, len(keys)) - 1]) for start in range(0, len(keys), step)]
 
 
-def read_pending(engine: Engine, query: Select, key_column, key_range: KeyRange) -> list[Row]:
-    """The query's rows in this key range that are still pending, in key order (columns by attribute).
+def in_range(key_column, key_range: KeyRange | None) -> ColumnElement[bool]:
+    """The condition a pending query puts on each table it reads, so that a range of keys is read
+    as range scans of every table (a condition on one side of a join is not carried to the other)."""
+    return true() if key_range is None else key_column.between(*key_range)
 
-    A range scan, not a list of keys: cheaper for the database, and the keys listed are
-    exactly the pending ones between its bounds. Sorted here, not by the database: its
-    sort would carry the wide JSON columns along (spilled to disk, measured 20 MB a range)."""
+
+def read_pending(engine: Engine, query: Select, key_column) -> list[Row]:
+    """The rows of a pending query for one key range (see in_range), in key order (columns by attribute).
+
+    Ranges, not lists of keys: cheaper for the database, and the keys listed are exactly
+    the pending ones between the bounds. Sorted here, not by the database: its sort would
+    carry the wide JSON columns along (spilled to disk, measured 20 MB a range)."""
     with engine.connect() as conn:
         _serial_plans(conn)
-        rows = conn.execute(query.where(key_column.between(*key_range))).all()
+        rows = conn.execute(query).all()
     rows.sort(key=operator.attrgetter(key_column.name))
     return rows
 

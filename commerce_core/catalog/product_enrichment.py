@@ -23,7 +23,7 @@ from sqlalchemy import Engine, Row, and_, or_, select
 from commerce_core.bulk_work import fewer_gc_passes, run_chunks
 from commerce_core.catalog.enrichment import CATALOG_LANGUAGES, EnrichableText, Enricher, Enrichment, text_hash
 from commerce_core.catalog.models import canonical_json, hash_bytes
-from commerce_core.catalog.pending import KeyRange, pending_ranges, read_pending
+from commerce_core.catalog.pending import KeyRange, in_range, pending_ranges, read_pending
 from commerce_core.catalog.supplier_staging import DELETED_HASH
 from commerce_core.db.cursors import utcnow
 from commerce_core.db.bulk import bulk_transaction, refresh_statistics, save_rows, upsert_rows
@@ -53,7 +53,7 @@ class EnrichmentResult:
         self.failures += part.failures[: FAILURES_KEPT - len(self.failures)]
 
 
-def pending_products(supplier_id: str):
+def pending_products(supplier_id: str, key_range: KeyRange | None = None):
     validated, enriched = validated_products, enriched_products
     return select(
         validated.c.external_id, validated.c.product, validated.c.content_hash, validated.c.outcome,
@@ -61,10 +61,12 @@ def pending_products(supplier_id: str):
     ).select_from(
         validated.outerjoin(
             enriched,
-            and_(enriched.c.supplier_id == validated.c.supplier_id, enriched.c.external_id == validated.c.external_id),
+            and_(enriched.c.supplier_id == validated.c.supplier_id, enriched.c.external_id == validated.c.external_id,
+                 in_range(enriched.c.external_id, key_range)),
         )
     ).where(
         validated.c.supplier_id == supplier_id,
+        in_range(validated.c.external_id, key_range),
         validated.c.outcome.in_(("valid", "deleted")),
         or_(enriched.c.external_id.is_(None), enriched.c.source_hash != validated.c.content_hash),
     )
@@ -125,7 +127,7 @@ def enrich_pending(engine: Engine, supplier_id: str, job_id: uuid.UUID, enricher
 
 def _enrich_chunk(supplier_id: str, job_id: uuid.UUID, enricher: Enricher, pool: ThreadPoolExecutor | None,
                   engine: Engine, key_range: KeyRange) -> EnrichmentResult:
-    batch = read_pending(engine, pending_products(supplier_id), validated_products.c.external_id, key_range)
+    batch = read_pending(engine, pending_products(supplier_id, key_range), validated_products.c.external_id)
     part = EnrichmentResult()
     rows, computed = _enrich_batch(engine, supplier_id, job_id, enricher, batch, pool, part)
     _write_batch(engine, enricher, batch, rows, computed)

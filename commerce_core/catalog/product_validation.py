@@ -13,7 +13,7 @@ from sqlalchemy import Engine, Row, and_, or_, select
 
 from commerce_core.bulk_work import fewer_gc_passes, run_chunks
 from commerce_core.catalog.models import content_hash
-from commerce_core.catalog.pending import KeyRange, pending_ranges, read_pending
+from commerce_core.catalog.pending import KeyRange, in_range, pending_ranges, read_pending
 from commerce_core.catalog.serp_mapping import map_serp_record, validate_serp_record
 from commerce_core.catalog.supplier_staging import DELETED_HASH
 from commerce_core.db.cursors import utcnow
@@ -46,7 +46,7 @@ class ValidationResult:
         return self.rejected / checked if checked else 0.0
 
 
-def pending_records(supplier_id: str):
+def pending_records(supplier_id: str, key_range: KeyRange | None = None):
     staged, validated = supplier_records, validated_products
     return select(
         staged.c.external_id, staged.c.payload, staged.c.payload_hash,
@@ -54,10 +54,12 @@ def pending_records(supplier_id: str):
     ).select_from(
         staged.outerjoin(
             validated,
-            and_(validated.c.supplier_id == staged.c.supplier_id, validated.c.external_id == staged.c.external_id),
+            and_(validated.c.supplier_id == staged.c.supplier_id, validated.c.external_id == staged.c.external_id,
+                 in_range(validated.c.external_id, key_range)),
         )
     ).where(
         staged.c.supplier_id == supplier_id,
+        in_range(staged.c.external_id, key_range),
         or_(validated.c.external_id.is_(None), validated.c.source_hash != staged.c.payload_hash),
     )
 
@@ -83,7 +85,7 @@ def validate_pending(engine: Engine, supplier_id: str, job_id: uuid.UUID, *, bat
 
 def _validate_chunk(supplier_id: str, job_id: uuid.UUID, validate: Validator, mapper: Mapper, engine: Engine,
                     key_range: KeyRange) -> ValidationResult:
-    batch = read_pending(engine, pending_records(supplier_id), supplier_records.c.external_id, key_range)
+    batch = read_pending(engine, pending_records(supplier_id, key_range), supplier_records.c.external_id)
     part = ValidationResult()
     rows, rejects = _validate_batch(supplier_id, job_id, batch, validate, mapper, part)
     _write_batch(engine, batch, rows, rejects)
