@@ -133,7 +133,7 @@ def serp_products(
                                    whole_listing=mode == "full", workers=1 if mode == "ids" else catalog_db.workers)
         tombstoned = tombstone(engine, SERP_SUPPLIER_ID, missing, job_id) if missing else 0
         if mode == "full":
-            tombstoned += tombstone_missing(engine, SERP_SUPPLIER_ID, staged.seen_ids, job_id,
+            tombstoned += tombstone_missing(engine, SERP_SUPPLIER_ID, staged, job_id,
                                             config.max_archive_fraction)
         cursor_value = since_value
         with engine.begin() as conn:

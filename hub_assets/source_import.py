@@ -52,7 +52,7 @@ def import_listing(context: AssetExecutionContext, engine, config: SourceImportC
         staged = stage_batches(engine, supplier_id, walk.pages(pages(UnifiedFilter(updated_since=since))), job_id,
                                progress_logger(context, "fetched"), key=key)
         # Only a whole listing shows what the source deleted; an incremental read shows what changed.
-        archived = (tombstone_missing(engine, supplier_id, staged.seen_ids, job_id, config.max_archive_fraction)
+        archived = (tombstone_missing(engine, supplier_id, staged, job_id, config.max_archive_fraction)
                     if mode == "full" else 0)
         cursor = next_cursor(since, walk.max_updated, started_at)
         with engine.begin() as conn:

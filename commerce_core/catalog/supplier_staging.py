@@ -43,6 +43,8 @@ class StagingResult:
     rejected: int = 0
     max_source_updated_at: datetime | None = None
     seen_ids: set[str] = field(default_factory=set, repr=False)
+    # Whole listings only: the ids that were live (not tombstoned) before this fetch.
+    live_before: set[str] | None = field(default=None, repr=False)
 
 
 def _staged_hashes(conn, supplier_id: str, ids: list[str]) -> dict[str, str]:
@@ -121,6 +123,8 @@ def stage_batches(engine: Engine, supplier_id: str, batches: Iterable[list], job
     one narrow scan up front instead of looked up batch by batch."""
     result = StagingResult()
     known = _all_staged_hashes(engine, supplier_id) if whole_listing else None
+    if known is not None:
+        result.live_before = {external_id for external_id, digest in known.items() if digest != DELETED_HASH}
 
     def jobs() -> Iterator[_StagingJob]:
         for records in _regroup(batches, STAGING_BATCH):
@@ -229,16 +233,21 @@ def tombstone(engine: Engine, supplier_id: str, external_ids: Iterable[str], job
     return len(rows)
 
 
-def tombstone_missing(engine: Engine, supplier_id: str, seen_ids: set[str], job_id: uuid.UUID,
+def tombstone_missing(engine: Engine, supplier_id: str, staged: StagingResult, job_id: uuid.UUID,
                       max_archive_fraction: float) -> int:
-    """After a complete full listing: every live staged id the supplier no longer lists was deleted."""
-    with engine.connect() as conn:
-        live = conn.execute(
-            select(supplier_records.c.external_id).where(
-                supplier_records.c.supplier_id == supplier_id, supplier_records.c.payload_hash != DELETED_HASH
-            )
-        ).scalars().all()
-    missing = [external_id for external_id in live if external_id not in seen_ids]
+    """After a complete full listing: every live staged id the supplier no longer lists was deleted.
+
+    The live ids are those staging read up front for a whole listing (every id it staged since
+    is among the seen ones), else read now."""
+    live = staged.live_before
+    if live is None:
+        with engine.connect() as conn:
+            live = conn.execute(
+                select(supplier_records.c.external_id).where(
+                    supplier_records.c.supplier_id == supplier_id, supplier_records.c.payload_hash != DELETED_HASH
+                )
+            ).scalars().all()
+    missing = sorted(external_id for external_id in live if external_id not in staged.seen_ids)
     if live and len(missing) > max_archive_fraction * len(live):
         raise MassArchiveRefused(
             f"the full listing of {supplier_id} lacks {len(missing)} of {len(live)} live products "
