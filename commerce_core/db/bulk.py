@@ -319,13 +319,19 @@ def refresh_statistics(conn: Connection, *tables: Table) -> None:
     """ANALYZE after a bulk load: autovacuum lags behind, and with the stale
     estimate of an empty table the planner sorts whole tables for every batch.
 
-    Only the indexed columns (keys, unique and plain indexes): the ones the planner
-    weighs index scans and joins on. The other columns' statistics cost most of an
-    ANALYZE (names and descriptions: 4x the time on the central catalog, measured)
-    and autovacuum gathers them later."""
+    A quick first estimate, which autovacuum refines later: only the indexed
+    columns (keys, unique and plain indexes), the ones the planner weighs index
+    scans and joins on, from a sample of 3,000 rows (statistics target 10, not
+    100). Measured on the central catalog's 700,000 rows: 0.66 s for every
+    column at the default target, 0.30 s for the indexed ones, 0.05 s sampled so."""
     if conn.dialect.name == "postgresql":
+        # For this transaction only: the caller commits right after.
+        conn.exec_driver_sql(f"SET LOCAL default_statistics_target = {_FIRST_ESTIMATE_TARGET}")
         conn.exec_driver_sql("ANALYZE " + ", ".join(
             f"{table.name} ({', '.join(_indexed_columns(table))})" for table in tables))
+
+
+_FIRST_ESTIMATE_TARGET = 10
 
 
 def _indexed_columns(table: Table) -> list[str]:
