@@ -181,7 +181,8 @@ def write_pending(engine: Engine, supplier_id: str, *, actor: str, batch_size: i
                   progress: Callable[[CatalogWriteResult], None] | None = None) -> CatalogWriteResult:
     """Write every pending product, a transaction per batch; on PostgreSQL in `workers` processes."""
     result = CatalogWriteResult()
-    chunks = pending_ranges(engine, pending_changes(supplier_id), enriched_products.c.external_id, batch_size, workers=workers)
+    chunks = pending_ranges(engine, pending_changes(supplier_id), enriched_products.c.external_id, batch_size,
+                            stage_table=products, supplier_id=supplier_id, workers=workers)
     for part in run_chunks(engine, partial(_write_chunk, supplier_id, actor), chunks, workers=workers):
         result.add(part)
         if progress:
@@ -195,6 +196,8 @@ def write_pending(engine: Engine, supplier_id: str, *, actor: str, batch_size: i
 def _write_chunk(supplier_id: str, actor: str, engine: Engine, key_range: KeyRange) -> CatalogWriteResult:
     batch = read_pending(engine, pending_changes(supplier_id, key_range), enriched_products.c.external_id)
     part = CatalogWriteResult()
+    if not batch:  # nothing in this range changed
+        return part
     _write_batch(engine, _catalog_batch(supplier_id, actor, batch, part))
     return part
 

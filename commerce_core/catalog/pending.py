@@ -1,29 +1,40 @@
 """Pending work of a pipeline stage: upstream rows whose hash differs from what the stage built.
 
 First the keys alone (a narrow read), cut into ranges of consecutive pending
-keys; then the full rows a range at a time: memory stays flat for a million
-products, and each range commits on its own, so a crash keeps what was done. A
-row the stage leaves pending (a failed enrichment) is not revisited in the same
-run: the ranges do not overlap.
+keys; then the full rows a range at a time (read_pending): memory stays flat
+for a million products, the ranges run side by side in the worker processes,
+and each commits on its own, so a crash keeps what was done. A row the stage
+leaves pending (a failed enrichment) is not revisited in the same run: the
+ranges do not overlap.
 """
 
 from __future__ import annotations
 
 import operator
 
-from sqlalchemy import ColumnElement, Connection, Engine, Row, Select, true
+from sqlalchemy import ColumnElement, Connection, Engine, Row, Select, Table, literal, select, true
 
 KeyRange = tuple[str, str]  # first and last key, inclusive
 
 
-def pending_ranges(engine: Engine, query: Select, key_column, size: int, *, workers: int = 1) -> list[KeyRange]:
-    """The pending keys, in order, as ranges of at most `size` keys each.
+def pending_ranges(engine: Engine, query: Select, key_column, size: int, *, stage_table: Table,
+                   supplier_id: str, workers: int = 1) -> list[KeyRange]:
+    """The supplier's pending keys, in order, as ranges of at most `size` keys.
 
-    With several workers the ranges are as many as a whole number of rounds (one range
-    per worker each) and of equal length, so no worker finishes a stage alone."""
+    When the stage's own table holds none of the supplier's rows yet (its first import),
+    every upstream key is pending: only those keys are read, an index scan, instead of the
+    join that finds the pending ones across the wide tables in this one process while the
+    workers wait (0.17-0.29 s a stage per 100,000 products, measured).
+    With several workers the ranges are as many as a whole number of rounds (one range per
+    worker each) and of equal length, so no worker finishes a stage alone."""
+    upstream = key_column.table
     with engine.connect() as conn:
         _serial_plans(conn)
-        keys = conn.execute(query.with_only_columns(key_column).order_by(key_column)).scalars().all()
+        first_build = conn.execute(select(literal(1)).where(stage_table.c.supplier_id == supplier_id)
+                                   .limit(1)).first() is None
+        keys_query = (select(key_column).where(upstream.c.supplier_id == supplier_id) if first_build
+                      else query.with_only_columns(key_column))
+        keys = conn.execute(keys_query.order_by(key_column)).scalars().all()
     count = -(-len(keys) // size)
     if workers > 1 and count > 1:
         count = -(-count // workers) * workers

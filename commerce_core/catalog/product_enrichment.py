@@ -108,7 +108,8 @@ def enrich_pending(engine: Engine, supplier_id: str, job_id: uuid.UUID, enricher
     A costly enricher (it waits on the network) runs here with `concurrency` threads; any
     other is CPU-bound and runs in `workers` processes on PostgreSQL (it must be picklable)."""
     result = EnrichmentResult()
-    chunks = pending_ranges(engine, pending_products(supplier_id), validated_products.c.external_id, batch_size, workers=workers)
+    chunks = pending_ranges(engine, pending_products(supplier_id), validated_products.c.external_id, batch_size,
+                            stage_table=enriched_products, supplier_id=supplier_id, workers=workers)
     pool = ThreadPoolExecutor(max_workers=concurrency) if enricher.costly and concurrency > 1 else None
     try:
         work = partial(_enrich_chunk, supplier_id, job_id, enricher, pool)
@@ -129,6 +130,8 @@ def _enrich_chunk(supplier_id: str, job_id: uuid.UUID, enricher: Enricher, pool:
                   engine: Engine, key_range: KeyRange) -> EnrichmentResult:
     batch = read_pending(engine, pending_products(supplier_id, key_range), validated_products.c.external_id)
     part = EnrichmentResult()
+    if not batch:  # nothing in this range changed
+        return part
     rows, computed = _enrich_batch(engine, supplier_id, job_id, enricher, batch, pool, part)
     _write_batch(engine, enricher, batch, rows, computed)
     return part

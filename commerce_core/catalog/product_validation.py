@@ -71,7 +71,8 @@ def validate_pending(engine: Engine, supplier_id: str, job_id: uuid.UUID, *, bat
     """Validate every pending record, a transaction per batch; on PostgreSQL in `workers` processes
     (validate and mapper must then be module-level functions)."""
     result = ValidationResult()
-    chunks = pending_ranges(engine, pending_records(supplier_id), supplier_records.c.external_id, batch_size, workers=workers)
+    chunks = pending_ranges(engine, pending_records(supplier_id), supplier_records.c.external_id, batch_size,
+                            stage_table=validated_products, supplier_id=supplier_id, workers=workers)
     work = partial(_validate_chunk, supplier_id, job_id, validate, mapper)
     for part in run_chunks(engine, work, chunks, workers=workers):
         result.add(part)
@@ -87,6 +88,8 @@ def _validate_chunk(supplier_id: str, job_id: uuid.UUID, validate: Validator, ma
                     key_range: KeyRange) -> ValidationResult:
     batch = read_pending(engine, pending_records(supplier_id, key_range), supplier_records.c.external_id)
     part = ValidationResult()
+    if not batch:  # nothing in this range changed
+        return part
     rows, rejects = _validate_batch(supplier_id, job_id, batch, validate, mapper, part)
     _write_batch(engine, batch, rows, rejects)
     return part
