@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from commerce_core.bulk_work import run_chunks
+from commerce_core.bulk_work import run_chunks, stream_in_workers
 from commerce_core.db.engine import get_engine
 from tests.conftest import PG_URL
 
@@ -43,3 +43,44 @@ def test_on_sqlite_or_with_one_worker_chunks_run_here_in_order(tmp_path) -> None
 def test_a_failed_chunk_fails_the_run(workers: int) -> None:
     with pytest.raises(ValueError, match="chunk with 3 refused"):
         list(run_chunks(get_engine(PG_URL), _fails_on_three, CHUNKS, workers=workers))
+
+
+def _doubled(engine, job: int) -> tuple[int, int]:
+    return os.getpid(), job * 2
+
+
+@pytest.mark.parametrize("backend", ["postgresql", "sqlite"])
+def test_streamed_jobs_come_back_in_order_and_are_taken_at_most_a_window_ahead(backend: str, tmp_path) -> None:
+    engine = get_engine(PG_URL if backend == "postgresql" else f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    window = 4 if backend == "postgresql" else 1  # two per worker process; one for the thread
+    taken: list[int] = []
+
+    def jobs():
+        for job in range(20):
+            taken.append(job)
+            yield job
+
+    results = []
+    for pid, doubled in stream_in_workers(engine, _doubled, jobs(), workers=2):
+        results.append(doubled)
+        assert len(taken) - len(results) <= window
+        assert (pid != os.getpid()) == (backend == "postgresql")
+    assert results == [job * 2 for job in range(20)]
+
+
+_ran: list[int] = []
+
+
+def _recorded_fails_on_three(engine, job: int) -> int:
+    _ran.append(job)
+    if job == 3:
+        raise ValueError("job 3 refused")
+    return job
+
+
+def test_in_the_thread_nothing_after_a_failed_job_runs(tmp_path) -> None:
+    _ran.clear()
+    engine = get_engine(f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    with pytest.raises(ValueError, match="job 3 refused"):
+        list(stream_in_workers(engine, _recorded_fails_on_three, iter(range(10)), workers=2))
+    assert _ran == [0, 1, 2, 3]

@@ -13,9 +13,24 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy import Engine, create_engine, select
 
-from commerce_core.db.bulk import _copy_text, insert_rows, refresh_statistics, save_rows, update_rows, upsert_rows
+from commerce_core.db.bulk import (
+    _copy_text,
+    insert_rows,
+    refresh_statistics,
+    rows_under_parents_written_here,
+    save_rows,
+    update_rows,
+    upsert_rows,
+)
 from commerce_core.db.engine import get_engine
-from commerce_core.db.schema import metadata, product_prices, products, supplier_records, sync_cursors
+from commerce_core.db.schema import (
+    metadata,
+    product_prices,
+    product_translations,
+    products,
+    supplier_records,
+    sync_cursors,
+)
 from commerce_core.db.types import UtcDateTime
 
 PG_SERVER = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
@@ -350,6 +365,51 @@ def test_refresh_statistics_gives_the_planner_the_loaded_row_count(pg_engine: En
     # The indexed columns (here the key) the planner weighs index scans and joins on; not the bodies.
     assert analyzed == {"supplier_id", "external_id"}
 
+
+
+# --- child rows of parents written in the same transaction -------------------------------
+
+
+def _translation(product_id: uuid.UUID) -> dict:
+    return {"product_id": product_id, "language_code": "en-US", "name": "Tour", "description": "A tour.",
+            "short_description": None, "source": "original"}
+
+
+def test_children_of_parents_written_here_skip_the_per_row_checks_only_inside_the_block(pg_engine: Engine) -> None:
+    parent = product_row("SERP-1")
+    role = "SHOW session_replication_role"
+    with pg_engine.begin() as conn:
+        insert_rows(conn, products, [parent])
+        with rows_under_parents_written_here(conn):
+            assert conn.exec_driver_sql(role).scalar() == "replica"
+            insert_rows(conn, product_translations, [_translation(parent["id"])])
+        assert conn.exec_driver_sql(role).scalar() == "origin"
+        # After the block the same transaction is checked row by row again.
+        with pytest.raises(psycopg2.errors.ForeignKeyViolation):
+            insert_rows(conn, product_translations, [_translation(uuid.uuid4())])
+    with pg_engine.connect() as conn:
+        assert conn.execute(select(sa.func.count()).select_from(product_translations)).scalar() == 0
+
+
+def test_a_role_that_may_not_set_the_replication_role_keeps_every_check(pg_admin: Engine, pg_engine: Engine) -> None:
+    schema = pg_engine.url.query["options"].split("=", 1)[1]
+    role = f"hub_plain_{uuid.uuid4().hex[:8]}"
+    with pg_admin.connect() as conn:
+        conn.exec_driver_sql(f"CREATE ROLE {role} LOGIN")
+        conn.exec_driver_sql(f"GRANT USAGE ON SCHEMA {schema} TO {role}")
+        conn.exec_driver_sql(f"GRANT ALL ON ALL TABLES IN SCHEMA {schema} TO {role}")
+    plain = create_engine(pg_engine.url.set(username=role))
+    try:
+        with pytest.raises(psycopg2.errors.ForeignKeyViolation):
+            with plain.begin() as conn:
+                with rows_under_parents_written_here(conn):
+                    assert conn.exec_driver_sql("SHOW session_replication_role").scalar() == "origin"
+                    insert_rows(conn, product_translations, [_translation(uuid.uuid4())])
+    finally:
+        plain.dispose()
+        with pg_admin.connect() as conn:
+            conn.exec_driver_sql(f"DROP OWNED BY {role}")
+            conn.exec_driver_sql(f"DROP ROLE {role}")
 
 
 # --- COPY text --------------------------------------------------------------------------
