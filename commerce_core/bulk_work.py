@@ -55,13 +55,12 @@ def run_chunks(engine: Engine, work: ChunkWork, chunks: Sequence[Sequence], *, w
     raised once the chunks already running have finished; chunks not started
     are dropped.
     """
-    if workers <= 1 or len(chunks) <= 1 or engine.dialect.name != "postgresql":
+    if len(chunks) <= 1 or not _in_processes(engine, workers):
         for chunk in chunks:
             yield work(engine, chunk)
         return
-    database_url = engine.url.render_as_string(hide_password=False)
     pool = _shared_pool(workers)
-    futures: list[Future] = [pool.submit(_run_in_worker, database_url, work, chunk) for chunk in chunks]
+    futures: list[Future] = [pool.submit(_in_worker(engine, work), chunk) for chunk in chunks]
     try:
         for future in _in_completion_order(futures):
             yield future.result()
@@ -79,14 +78,13 @@ def map_in_workers(engine: Engine, work: ChunkWork, jobs: Sequence, *, workers: 
     before it are done. On PostgreSQL with workers > 1 and more than one job, the jobs run in the
     shared worker processes (each with its own connections; jobs and results must be picklable);
     otherwise (SQLite: one writer at a time) here, one after another."""
-    if workers <= 1 or len(jobs) <= 1 or engine.dialect.name != "postgresql":
+    if len(jobs) <= 1 or not _in_processes(engine, workers):
         for job in jobs:
             yield work(engine, job)
         return
     pool = _shared_pool(workers)
-    database_url = engine.url.render_as_string(hide_password=False)
     try:
-        yield from pool.map(partial(_run_in_worker, database_url, work), jobs)
+        yield from pool.map(_in_worker(engine, work), jobs)
     except BrokenProcessPool:
         _discard_pool(pool)
         raise
@@ -103,10 +101,9 @@ def stream_in_workers(engine: Engine, work: ChunkWork, jobs: Iterable, *, worker
     A failure is raised when its result is due; jobs not yet started are
     dropped, and in the thread nothing after a failed job runs."""
     pool = thread = None
-    if workers > 1 and engine.dialect.name == "postgresql":
+    if _in_processes(engine, workers):
         pool, window = _shared_pool(workers), 2 * workers
-        database_url = engine.url.render_as_string(hide_password=False)
-        submit = partial(pool.submit, _run_in_worker, database_url, work)
+        submit = partial(pool.submit, _in_worker(engine, work))
     else:
         thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stream-work")
         window, submit = 1, partial(thread.submit, work, engine)
@@ -132,7 +129,7 @@ def stream_in_workers(engine: Engine, work: ChunkWork, jobs: Iterable, *, worker
 def start_workers(engine: Engine, workers: int) -> None:
     """Start the shared worker processes now, so their start-up (~0.4 CPU-s each, mostly imports)
     overlaps work done here (a stage's first HTTP requests) instead of delaying its first job."""
-    if workers > 1 and engine.dialect.name == "postgresql":
+    if _in_processes(engine, workers):
         pool = _shared_pool(workers)
         for _ in range(workers):  # a spawn pool starts a process per job submitted while none is idle
             pool.submit(_started)
@@ -140,6 +137,16 @@ def start_workers(engine: Engine, workers: int) -> None:
 
 def _started() -> None:
     """A job that only makes a worker process start."""
+
+
+def _in_processes(engine: Engine, workers: int) -> bool:
+    """Whether bulk work goes to worker processes: several asked for, on a database with many writers."""
+    return workers > 1 and engine.dialect.name == "postgresql"
+
+
+def _in_worker(engine: Engine, work: ChunkWork) -> Callable[[Sequence], R]:
+    """work as a worker process runs it: on its own engine for this database."""
+    return partial(_run_in_worker, engine.url.render_as_string(hide_password=False), work)
 
 
 def _in_completion_order(futures: list[Future]) -> Iterator[Future]:

@@ -137,9 +137,7 @@ def stage_batches(engine: Engine, supplier_id: str, batches: Iterable[list], job
         result.staged_new += part.staged_new
         result.staged_changed += part.staged_changed
         result.unchanged += part.unchanged
-        if part.max_source_updated_at and (result.max_source_updated_at is None
-                                           or part.max_source_updated_at > result.max_source_updated_at):
-            result.max_source_updated_at = part.max_source_updated_at
+        result.max_source_updated_at = _later(result.max_source_updated_at, part.max_source_updated_at)
         if progress:
             progress(result)
     if result.staged_new or result.staged_changed:
@@ -191,8 +189,7 @@ def _stage_and_write(engine: Engine, job: _StagingJob) -> _StagedPart:
     for external_id, payload, source_updated_at in job.records:
         payload_hash = hash_bytes(payload)
         updated_at = parse_utc(source_updated_at)
-        if updated_at and (part.max_source_updated_at is None or updated_at > part.max_source_updated_at):
-            part.max_source_updated_at = updated_at
+        part.max_source_updated_at = _later(part.max_source_updated_at, updated_at)
         previous = existing.get(external_id)
         if previous == payload_hash:
             part.unchanged += 1
@@ -208,6 +205,10 @@ def _stage_and_write(engine: Engine, job: _StagingJob) -> _StagedPart:
                   columns=_STAGED_COLUMNS)
         insert_rows(conn, import_rejects, job.rejects)
     return part
+
+
+def _later(moment: datetime | None, other: datetime | None) -> datetime | None:
+    return moment if other is None or (moment is not None and moment >= other) else other
 
 
 def _lookup_hashes(engine: Engine, supplier_id: str, records: list[tuple[str, bytes, object]]) -> dict[str, str]:
