@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from dagster import Definitions, EnvVar
+from dagster import Definitions, EnvVar, multiprocess_executor
 
 from hub_assets.catalog import CATALOG_ASSETS, CATALOG_CHECKS, NEXTENGINE_ASSETS, SHOPLINE_ASSETS
 from hub_assets.freshness import FRESHNESS_CHECKS, freshness_checks_sensor
@@ -77,4 +77,8 @@ defs = Definitions(
     sensors=[*STOCK_SENSORS, *WEBHOOK_SENSORS, *REGION_REFRESH_SENSORS, *FAILURE_SENSORS, *INVOICE_SENSORS,
              freshness_checks_sensor, *INVENTORY_SYNC_SENSORS],
     resources=build_resources(),
+    # Every job, and every materialization launched from the UI or the CLI, runs each step in its own
+    # process (docs/decisions/0001-worker-processes-belong-to-the-step.md): the bulk stages fan out into
+    # worker processes of their own, which live and die with their step.
+    executor=multiprocess_executor,
 )

@@ -1,16 +1,25 @@
-"""Process settings for bulk work (whole-catalog stages, region syncs), and worker processes for it."""
+"""Process settings for bulk work (whole-catalog stages, region syncs), and worker processes for it.
+
+Worker processes live inside a `worker_processes()` scope and never outlive it:
+whoever runs the stages (a Dagster resource for a step or a run, a CLI command,
+a benchmark) opens the scope, and the workers are stopped when it closes, also
+when a step fails or is cancelled. Nothing waits for interpreter exit: a
+process started by `multiprocessing` (Dagster's step processes) joins its
+children before its exit hooks would run, so a pool left to those hooks hangs
+the step forever.
+"""
 
 from __future__ import annotations
 
-import atexit
 import gc
 import multiprocessing
+import os
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from functools import partial
 from typing import TypeVar
 
@@ -59,35 +68,29 @@ def run_chunks(engine: Engine, work: ChunkWork, chunks: Sequence[Sequence], *, w
         for chunk in chunks:
             yield work(engine, chunk)
         return
-    pool = _shared_pool(workers)
-    futures: list[Future] = [pool.submit(_in_worker(engine, work), chunk) for chunk in chunks]
-    try:
-        for future in _in_completion_order(futures):
-            yield future.result()
-    except BrokenProcessPool:
-        _discard_pool(pool)
-        raise
-    finally:
-        for future in futures:
-            future.cancel()
-        wait(futures)
+    with worker_processes():
+        pool = _shared_pool(workers)
+        futures: list[Future] = [pool.submit(_in_worker(engine, work), chunk) for chunk in chunks]
+        with _settled(futures, pool):
+            for future in _in_completion_order(futures):
+                yield future.result()
 
 
 def map_in_workers(engine: Engine, work: ChunkWork, jobs: Sequence, *, workers: int) -> Iterator[R]:
     """work(engine, job) for every job; results in the jobs' order, each as soon as it and those
     before it are done. On PostgreSQL with workers > 1 and more than one job, the jobs run in the
-    shared worker processes (each with its own connections; jobs and results must be picklable);
+    scope's worker processes (each with its own connections; jobs and results must be picklable);
     otherwise (SQLite: one writer at a time) here, one after another."""
     if len(jobs) <= 1 or not _in_processes(engine, workers):
         for job in jobs:
             yield work(engine, job)
         return
-    pool = _shared_pool(workers)
-    try:
-        yield from pool.map(_in_worker(engine, work), jobs)
-    except BrokenProcessPool:
-        _discard_pool(pool)
-        raise
+    with worker_processes():
+        pool = _shared_pool(workers)
+        futures = [pool.submit(_in_worker(engine, work), job) for job in jobs]
+        with _settled(futures, pool):
+            for future in futures:
+                yield future.result()
 
 
 def stream_in_workers(engine: Engine, work: ChunkWork, jobs: Iterable, *, workers: int) -> Iterator[R]:
@@ -96,40 +99,36 @@ def stream_in_workers(engine: Engine, work: ChunkWork, jobs: Iterable, *, worker
     For a stream too long to hold (a supplier's listing): at most two jobs per
     worker are queued at a time, so memory stays flat and the next job is built
     here while the workers run. On PostgreSQL with workers > 1 the jobs run in
-    the shared worker processes; otherwise one at a time in a background
+    the scope's worker processes; otherwise one at a time in a background
     thread, which still overlaps building the next job with writing this one.
     A failure is raised when its result is due; jobs not yet started are
     dropped, and in the thread nothing after a failed job runs."""
-    pool = thread = None
-    if _in_processes(engine, workers):
-        pool, window = _shared_pool(workers), 2 * workers
-        submit = partial(pool.submit, _in_worker(engine, work))
-    else:
-        thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stream-work")
-        window, submit = 1, partial(thread.submit, work, engine)
-    in_flight: deque[Future] = deque()
-    try:
-        for job in jobs:
-            while len(in_flight) >= window:
+    with ExitStack() as scope:
+        if _in_processes(engine, workers):
+            scope.enter_context(worker_processes())
+            pool, window = _shared_pool(workers), 2 * workers
+            submit = partial(pool.submit, _in_worker(engine, work))
+        else:
+            pool = scope.enter_context(ThreadPoolExecutor(max_workers=1, thread_name_prefix="stream-work"))
+            window, submit = 1, partial(pool.submit, work, engine)
+        in_flight: deque[Future] = deque()
+        with _settled(in_flight, pool):
+            for job in jobs:
+                while len(in_flight) >= window:
+                    yield in_flight.popleft().result()
+                in_flight.append(submit(job))
+            while in_flight:
                 yield in_flight.popleft().result()
-            in_flight.append(submit(job))
-        while in_flight:
-            yield in_flight.popleft().result()
-    except BrokenProcessPool:
-        _discard_pool(pool)
-        raise
-    finally:
-        for future in in_flight:
-            future.cancel()
-        wait(in_flight)
-        if thread:
-            thread.shutdown(wait=True)
 
 
 def start_workers(engine: Engine, workers: int) -> None:
-    """Start the shared worker processes now, so their start-up (~0.4 CPU-s each, mostly imports)
-    overlaps work done here (a stage's first HTTP requests) instead of delaying its first job."""
+    """Start the scope's worker processes now, so their start-up (~0.4 CPU-s each, mostly imports)
+    overlaps work done here (a stage's first HTTP requests) instead of delaying its first job.
+    Only inside an open `worker_processes()` scope, which keeps them for the stages that follow."""
     if _in_processes(engine, workers):
+        if not _scopes_open:
+            raise RuntimeError("start_workers needs an open worker_processes() scope: outside one, the workers "
+                               "would be stopped before any stage used them")
         pool = _shared_pool(workers)
         for _ in range(workers):  # a spawn pool starts a process per job submitted while none is idle
             pool.submit(_started)
@@ -156,12 +155,61 @@ def _in_completion_order(futures: list[Future]) -> Iterator[Future]:
         yield from done
 
 
-# One pool per process, started on first use and kept: spawning a worker costs
-# ~0.5 s of imports, paid once rather than per stage. spawn, not fork: a forked
-# worker would inherit the parent's pooled database connections.
-_pool_lock = threading.Lock()
+@contextmanager
+def _settled(futures: Iterable[Future], pool: ThreadPoolExecutor | ProcessPoolExecutor) -> Iterator[None]:
+    """Jobs not started are dropped when the caller stops early or a job fails. On a failure, or when
+    the caller stops reading, the jobs already running finish first (each is its own transaction); when
+    the step is interrupted (cancelled), they do not: the scope's end stops their processes."""
+    try:
+        yield
+    except (Exception, GeneratorExit) as error:
+        for future in futures:
+            future.cancel()
+        wait(futures)
+        if isinstance(error, BrokenProcessPool):  # not reused: the next stage in the scope starts a new one
+            _stop_pool(pool, graceful=False)
+        raise
+    except BaseException:
+        for future in futures:
+            future.cancel()
+        raise
+
+
+# The pool of the open scopes, started on first use and kept until the outermost
+# scope closes: spawning a worker costs ~0.5 s of imports, paid once per scope
+# rather than per stage. spawn, not fork: a forked worker would inherit the
+# parent's pooled database connections.
+_pool_lock = threading.RLock()
 _pool: ProcessPoolExecutor | None = None
 _pool_workers = 0
+_scopes_open = 0
+# A worker's workers are stopped this long after they were asked to finish, when they have not.
+STOP_GRACE_SECONDS = 10.0
+
+
+@contextmanager
+def worker_processes() -> Iterator[None]:
+    """The scope that owns the worker processes started inside it.
+
+    Scopes nest: the outermost one (a Dagster resource around a step or a run)
+    keeps the workers from stage to stage; each stage opens its own, so a stage
+    run outside any scope still stops its workers when it ends. When the
+    outermost scope closes normally, idle workers are asked to finish; when it
+    closes on an error or an interrupt (a cancelled run), they are terminated
+    at once: a half-done chunk is a transaction the database rolls back."""
+    global _scopes_open
+    with _pool_lock:
+        _scopes_open += 1
+    clean = False
+    try:
+        yield
+        clean = True
+    finally:
+        with _pool_lock:
+            _scopes_open -= 1
+            pool = _pool if _scopes_open == 0 else None
+        if pool is not None:
+            _stop_pool(pool, graceful=clean)
 
 
 def _shared_pool(workers: int) -> ProcessPoolExecutor:
@@ -169,25 +217,45 @@ def _shared_pool(workers: int) -> ProcessPoolExecutor:
     with _pool_lock:
         if _pool is None or _pool_workers != workers:
             if _pool is not None:
-                _pool.shutdown(wait=True)
+                _stop_pool(_pool, graceful=True)
             _pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                                        initializer=gc.set_threshold, initargs=(BULK_GEN0_THRESHOLD,))
+                                        initializer=_start_worker, initargs=(BULK_GEN0_THRESHOLD,))
             _pool_workers = workers
         return _pool
 
 
-def _discard_pool(pool: ProcessPoolExecutor) -> None:
+def _stop_pool(pool: ProcessPoolExecutor, *, graceful: bool) -> None:
+    """Stop the pool's processes and wait until they are gone: asked to finish their jobs when graceful
+    (terminated if they have not after STOP_GRACE_SECONDS), terminated at once otherwise."""
     global _pool
     with _pool_lock:
         if _pool is pool:
             _pool = None
+    # ProcessPoolExecutor has no public list of its processes before Python 3.14 (terminate_workers).
+    processes = list((getattr(pool, "_processes", None) or {}).values())
     pool.shutdown(wait=False, cancel_futures=True)
+    if graceful:
+        for process in processes:
+            process.join(STOP_GRACE_SECONDS)
+    for process in processes:
+        if process.is_alive():
+            process.terminate()
+    for process in processes:
+        process.join()
 
 
-@atexit.register
-def _shutdown_pool() -> None:
-    if _pool is not None:
-        _pool.shutdown(wait=True, cancel_futures=True)
+def _start_worker(gen0_threshold: int) -> None:
+    gc.set_threshold(gen0_threshold)
+    threading.Thread(target=_exit_with_parent, name="exit-with-parent", daemon=True).start()
+
+
+def _exit_with_parent() -> None:
+    """A worker whose parent died without stopping it (SIGKILL, OOM) ends too, instead of waiting for
+    jobs forever: it holds its own end of the job queue, so it would never see that queue close."""
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        parent.join()
+        os._exit(1)
 
 
 # In a worker: the engine of the database it last worked on. A worker outlives

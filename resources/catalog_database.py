@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Optional
 
 from dagster import ConfigurableResource, InitResourceContext
 from pydantic import Field, PrivateAttr
 from sqlalchemy import Engine
 
+from commerce_core.bulk_work import worker_processes
 from commerce_core.db.engine import get_engine
 from commerce_core.db.migrate import upgrade
 from commerce_core.settings import load_settings
 
 
 class CatalogDatabase(ConfigurableResource):
-    """SQLAlchemy engine of the catalog database; migrated to head when a run starts."""
+    """SQLAlchemy engine of the catalog database, migrated to head when a run starts, and the worker
+    processes the bulk stages start on it, which live exactly as long as the resource: one step under
+    the multiprocess executor, the whole run under the in-process executor. They are stopped when
+    the step ends, fails or is cancelled."""
 
     database_url: Optional[str] = Field(
         default=None, description="SQLAlchemy URL; empty reads HUB_DATABASE_URL (or the local SQLite) at run start."
@@ -38,6 +44,12 @@ class CatalogDatabase(ConfigurableResource):
         if self.apply_migrations:
             upgrade(url)
         self._engine = get_engine(url)
+
+    @contextmanager
+    def yield_for_execution(self, context: InitResourceContext) -> Iterator["CatalogDatabase"]:
+        self.setup_for_execution(context)
+        with worker_processes():
+            yield self
 
     @property
     def engine(self) -> Engine:

@@ -310,6 +310,7 @@ class SerpCatalog:
         self._versions: dict[int, int] = {}
         self._updated: dict[int, int] = {}  # index -> updatedAt epoch seconds, changed products only
         self._deleted: set[int] = set()
+        self._edits: dict[int, dict[str, Any]] = {}  # index -> fields a supplier rewrote (edit)
         self._generation = 0
         # Changes are stamped after every base updatedAt so they always look newer.
         self._last_stamp = T0 + BASE_UPDATE_DELAY + max(product_count - 1, 0)
@@ -358,6 +359,7 @@ class SerpCatalog:
         """The product at `index` as currently served (ignores deletion)."""
         with self._lock:
             data = generate_product(self.seed, index, self._versions.get(index, 0), self._updated.get(index))
+            data.update(self._edits.get(index, {}))
             kind = self.invalid_kind(index)
         if kind == "missing_name":
             del data["name"]
@@ -491,6 +493,17 @@ class SerpCatalog:
         """Bump the given live products; unknown or deleted ids are skipped."""
         with self._lock:
             return self._apply_change(self._indexes(ids), _epoch(now))
+
+    def edit(self, product_id: str, fields: dict[str, Any], now: float | datetime | None = None) -> bool:
+        """The supplier rewrites fields of a live product (any JSON values, e.g. a description with HTML);
+        it is bumped like a change. False for an unknown or deleted id."""
+        with self._lock:
+            indexes = self._indexes([product_id])
+            if not indexes:
+                return False
+            self._edits[indexes[0]] = {**self._edits.get(indexes[0], {}), **fields}
+            self._apply_change(indexes, _epoch(now))
+            return True
 
     def delete(self, count_or_ids: int | Iterable[str]) -> list[str]:
         """Delete `count` seeded picks or the given ids; returns the deleted ids."""

@@ -8,7 +8,6 @@ enrichable text, so unchanged content is never enriched twice.
 
 from __future__ import annotations
 
-import html
 import re
 from abc import ABC, abstractmethod
 from typing import TypedDict
@@ -16,15 +15,8 @@ from typing import TypedDict
 import orjson
 
 from commerce_core.catalog.models import CATALOG_LANGUAGES, CatalogTranslation, stable_hash
+from commerce_core.catalog.storefront_text import clean_description, plain_text
 from commerce_core.http.resilience import HttpCallError, ResilientHttpClient
-
-_BREAKS = re.compile(r"<\s*(br|/p|/div|/li|/h[1-6])\s*/?\s*>", re.IGNORECASE)
-_TAGS = re.compile(r"<[^>]*>")
-# Runs of spaces, tabs, no-break and ideographic spaces become one space: the others are
-# turned into spaces (str.translate), then runs of spaces collapse (a plain " " is found fast).
-_TO_SPACE = str.maketrans({"\t": " ", "\u00a0": " ", "\u3000": " "})
-_SPACE_RUN = re.compile(r"  +")
-_BLANK_LINES = re.compile(r"\n\s*\n+")
 
 # Keyword -> tag, matched on lower-cased names and categories in every catalog language.
 TAG_KEYWORDS = {
@@ -37,19 +29,6 @@ TAG_KEYWORDS = {
     "night": "night", "夜": "night",
     "rail": "rail", "train": "rail", "鐵道": "rail", "鉄道": "rail",
 }
-
-
-def clean_description(raw: str) -> str:
-    """HTML to plain text: tags out, entities decoded, whitespace fixed, paragraphs kept."""
-    text = _TAGS.sub("", _BREAKS.sub("\n", raw or ""))
-    if "&" in text:
-        text = html.unescape(text)
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    if "\t" in text or "\u00a0" in text or "\u3000" in text:
-        text = text.translate(_TO_SPACE)
-    if "  " in text:
-        text = _SPACE_RUN.sub(" ", text)
-    return _BLANK_LINES.sub("\n\n", "\n".join([line.strip() for line in text.split("\n")])).strip()
 
 
 class EnrichableText(TypedDict):
@@ -120,7 +99,7 @@ def offline_translations(text: EnrichableText) -> dict[str, CatalogTranslation]:
     for language, given in text["translations"].items():
         if language in CATALOG_LANGUAGES and language not in found:
             found[language] = {
-                "name": given["name"].strip(),
+                "name": plain_text(given["name"]),
                 "description": clean_description(given.get("description", "")),
                 "source": "supplier",
             }
@@ -202,7 +181,9 @@ class LlmEnricher(Enricher):
         try:
             answer = self.http.post_json("/chat/completions", request)
             content = orjson.loads(answer["choices"][0]["message"]["content"])
-            translated = {"name": str(content["name"]).strip(), "description": str(content["description"]).strip()}
+            # A model can echo markup it was given or invent some: its answer is plain text like any other.
+            translated = {"name": plain_text(str(content["name"])),
+                          "description": clean_description(str(content["description"]))}
         except (HttpCallError, KeyError, IndexError, TypeError, orjson.JSONDecodeError) as error:
             raise EnrichmentError(f"LLM translation to {target} failed: {error}") from error
         if not translated["name"]:

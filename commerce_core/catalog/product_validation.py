@@ -1,4 +1,7 @@
-"""Validate staged records into unified products (asset validated_products); every reject kept."""
+"""Validate staged records into unified products (asset validated_products); every reject kept.
+
+A valid record's text is made safe for storefronts here (storefront_text), so nothing downstream of
+staging ever holds a supplier's markup as it was sent."""
 
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ from commerce_core.bulk_work import fewer_gc_passes, run_chunks
 from commerce_core.catalog.models import content_hash
 from commerce_core.catalog.pending import KeyRange, in_range, pending_ranges, read_pending
 from commerce_core.catalog.serp_mapping import map_serp_record, validate_serp_record
+from commerce_core.catalog.storefront_text import storefront_safe
 from commerce_core.catalog.supplier_staging import DELETED_HASH
 from commerce_core.db.cursors import utcnow
 from commerce_core.db.bulk import bulk_transaction, insert_rows, refresh_statistics, save_rows
@@ -109,6 +113,8 @@ def _validate_batch(supplier_id: str, job_id: uuid.UUID, batch: list[Row], valid
             continue
         record = msgspec.json.decode(staged.payload)
         violations = validate(record)
+        if not violations:
+            product, violations = storefront_safe(mapper(record))
         if violations:
             result.rejected += 1
             rows.append({**row, "outcome": "rejected", "product": None, "content_hash": "rejected"})
@@ -118,7 +124,6 @@ def _validate_batch(supplier_id: str, job_id: uuid.UUID, batch: list[Row], valid
                 for v in violations
             )
             continue
-        product = mapper(record)
         result.valid += 1
         rows.append({**row, "outcome": "valid", "product": orjson.dumps(product).decode(),
                      "content_hash": content_hash(product)})

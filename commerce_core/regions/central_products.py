@@ -18,6 +18,7 @@ from datetime import datetime
 
 from sqlalchemy import Engine, String, and_, cast, or_, select, tuple_
 
+from commerce_core.catalog.storefront_text import clean_description
 from commerce_core.db.lookup import in_uuid_texts
 from commerce_core.db.schema import (
     product_images,
@@ -124,7 +125,8 @@ def _with_children(conn, rows) -> list[CentralProduct]:
     return [
         CentralProduct(
             id=row["id"], supplier_id=row["supplier_id"], external_id=row["external_product_id"], name=row["name"],
-            description=row["enriched_description"] or row["description"], language=row["language"],
+            # Regions get plain text (storefront_text): the enriched text, or the product's own converted.
+            description=row["enriched_description"] or clean_description(row["description"]), language=row["language"],
             category=row["category"], product_type=row["product_type"], available_seats=_seats(row),
             status=row["status"], is_active=row["is_active"], archived=row["archived_at"] is not None,
             content_hash=row["content_hash"], first_delivery=bool(row["first_delivery"]),

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from commerce_core.catalog.storefront_text import plain_text
 from commerce_core.regions.central_products import CentralProduct
 from commerce_core.regions.config import RegionConfig
 from commerce_core.regions.fx import FxRates, format_amount
@@ -43,9 +44,11 @@ def to_regional_product(product: CentralProduct, region: RegionConfig, fx: FxRat
             "externalProductId": product.external_id,
             "supplierId": product.supplier_id,
             "supplierCode": product.supplier_id,
-            "name": {language: text["name"] for language, text in texts.items()},
-            "description": {language: text["description"] for language, text in texts.items()},
-            "category": product.category,
+            # Plain text in every field (docs/catalog.md): the catalog holds it so already; plain_text
+            # costs nothing on such text and keeps any row written before that rule from going out as it was.
+            "name": {language: plain_text(text["name"]) for language, text in texts.items()},
+            "description": {language: plain_text(text["description"]) for language, text in texts.items()},
+            "category": plain_text(product.category),
             "productType": product.product_type,
             "prices": _prices(product, region, fx),
             "images": product.images,

@@ -1,12 +1,19 @@
-"""run_chunks: worker processes on PostgreSQL, the calling process on SQLite, failures raised."""
+"""Bulk work: worker processes on PostgreSQL, the calling process on SQLite, failures raised, and worker
+processes that never outlive the scope that started them."""
 
 from __future__ import annotations
 
+import multiprocessing
 import os
+import signal
+import subprocess
+import sys
+import threading
+import time
 
 import pytest
 
-from commerce_core.bulk_work import run_chunks, stream_in_workers
+from commerce_core.bulk_work import map_in_workers, run_chunks, start_workers, stream_in_workers, worker_processes
 from commerce_core.db.engine import get_engine
 from tests.conftest import PG_URL
 
@@ -84,3 +91,103 @@ def test_in_the_thread_nothing_after_a_failed_job_runs(tmp_path) -> None:
     with pytest.raises(ValueError, match="job 3 refused"):
         list(stream_in_workers(engine, _recorded_fails_on_three, iter(range(10)), workers=2))
     assert _ran == [0, 1, 2, 3]
+
+
+def _pid(engine, chunk) -> int:
+    return os.getpid()
+
+
+def _sleeps(engine, chunk: list[float]) -> int:
+    time.sleep(chunk[0])
+    return os.getpid()
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process with this pid still exists and is not a zombie (an exited child not yet reaped)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def _gone_within(pids: set[int], seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if not any(_alive(pid) for pid in pids):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_outside_a_scope_a_stage_stops_its_workers_when_it_ends() -> None:
+    pids = set(run_chunks(get_engine(PG_URL), _pid, CHUNKS, workers=2))
+    assert pids and os.getpid() not in pids
+    assert not any(_alive(pid) for pid in pids)
+    assert multiprocessing.active_children() == []
+
+
+def test_a_scope_keeps_its_workers_from_stage_to_stage_and_stops_them_when_it_closes() -> None:
+    engine = get_engine(PG_URL)
+    with worker_processes():
+        first = set(run_chunks(engine, _pid, CHUNKS, workers=2))
+        second = set(map_in_workers(engine, _pid, CHUNKS, workers=2))
+        assert second <= first and all(_alive(pid) for pid in first)  # the same processes, none new
+    assert not any(_alive(pid) for pid in first)
+    assert multiprocessing.active_children() == []
+
+
+class _Interrupted(BaseException):
+    """What Dagster raises in a step it cancels (DagsterExecutionInterruptedError is a BaseException too)."""
+
+
+def _raise_interrupted(signum, frame):
+    raise _Interrupted
+
+
+def test_an_interrupted_scope_terminates_busy_workers_without_waiting_for_their_jobs() -> None:
+    engine = get_engine(PG_URL)
+    # Dagster cancels a step by signalling its process; the handler raises in the main thread.
+    previous = signal.signal(signal.SIGUSR1, _raise_interrupted)
+    started = time.monotonic()
+    try:
+        with pytest.raises(_Interrupted):
+            with worker_processes():
+                pids = set(run_chunks(engine, _pid, CHUNKS, workers=2))
+                stage = run_chunks(engine, _sleeps, [[60.0], [60.0]], workers=2)
+                threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGUSR1)).start()
+                list(stage)
+    finally:
+        signal.signal(signal.SIGUSR1, previous)
+    assert time.monotonic() - started < 30, "the scope waited for the jobs instead of stopping their workers"
+    assert not any(_alive(pid) for pid in pids)
+    assert multiprocessing.active_children() == []
+
+
+def test_start_workers_outside_a_scope_is_refused() -> None:
+    with pytest.raises(RuntimeError, match="worker_processes"):
+        start_workers(get_engine(PG_URL), 2)
+
+
+_ORPHAN_SCRIPT = """
+import os, sys, time
+from commerce_core.bulk_work import run_chunks, worker_processes
+from commerce_core.db.engine import get_engine
+from tests.unit.test_bulk_work import _pid
+with worker_processes():
+    pids = set(run_chunks(get_engine(sys.argv[1]), _pid, [[1], [2], [3], [4]], workers=2))
+    print(" ".join(map(str, pids)), flush=True)
+    time.sleep(600)
+"""
+
+
+def test_workers_end_when_their_parent_is_killed() -> None:
+    """A step process killed outright (SIGKILL, out of memory) runs no cleanup: its workers notice alone."""
+    parent = subprocess.Popen([sys.executable, "-c", _ORPHAN_SCRIPT, PG_URL], stdout=subprocess.PIPE, text=True)
+    try:
+        pids = {int(pid) for pid in parent.stdout.readline().split()}
+        assert len(pids) == 2 and all(_alive(pid) for pid in pids)
+    finally:
+        parent.kill()
+        parent.wait()
+    assert _gone_within(pids, 20), f"workers {pids} outlived their killed parent"

@@ -15,10 +15,10 @@ from commerce_core.catalog.enrichment import (
     EnrichmentError,
     LlmEnricher,
     OfflineEnricher,
-    clean_description,
     enrichable_text,
     generate_tags,
 )
+from commerce_core.catalog.storefront_text import clean_description
 from commerce_core.http.resilience import ResilientHttpClient, RetrySettings
 from simulators.asgi_server import ServedApp
 
@@ -34,7 +34,8 @@ from simulators.asgi_server import ServedApp
         ("<div>x</div><ul><li>y</li><li>z</li></ul><h2>t</h2>", "x\ny\nz\nt"),
         ("Fish &amp; Chips", "Fish & Chips"),
         ("a&nbsp;&nbsp;b", "a b"),
-        ("&lt;b&gt; is literal", "<b> is literal"),
+        # Markup spelled with entities is markup once decoded: plain text never carries a tag.
+        ("&lt;b&gt; is not kept, 1 &lt; 2 is", "is not kept, 1 < 2 is"),
         ("a    b\t\tc", "a b c"),
         ("東京\u3000\u3000タワー", "東京 タワー"),
         ("a \u00a0\t b\u3000 \u00a0c", "a b c"),
@@ -152,6 +153,9 @@ class FakeChat:
             content = "Sure! Here is your translation: hello"
         elif self.mode == "empty-name":
             content = json.dumps({"name": "  ", "description": "x"})
+        elif self.mode == "markup":  # a model echoing markup, or adding its own
+            content = json.dumps({"name": f"<b>{asked['name']}</b><script>alert(1)</script>",
+                                  "description": '<p>Day 1</p><img src=x onerror="alert(2)"><p>Day 2</p>'})
         else:
             content = json.dumps({"name": f"[{asked['to']}] {asked['name']}",
                                   "description": f"[{asked['to']}] {asked['description']}"})
@@ -238,3 +242,10 @@ def test_llm_empty_name_raises_enrichment_error(chat) -> None:
     fake.mode = "empty-name"
     with pytest.raises(EnrichmentError, match="empty name"):
         enricher.enrich(text())
+
+
+def test_llm_markup_is_removed_like_a_supplier_s(chat) -> None:
+    fake, enricher = chat
+    fake.mode = "markup"
+    translated = enricher.enrich(text())["catalogTranslations"]["ja-JP"]
+    assert translated == {"name": "Taipei Temple and 溫泉 Day Trip", "description": "Day 1\nDay 2", "source": "llm"}
