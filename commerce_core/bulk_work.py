@@ -15,10 +15,12 @@ import gc
 import multiprocessing
 import os
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
+from multiprocessing.connection import wait as connection_wait
 from contextlib import ExitStack, contextmanager
 from functools import partial
 from typing import TypeVar
@@ -68,10 +70,10 @@ def run_chunks(engine: Engine, work: ChunkWork, chunks: Sequence[Sequence], *, w
         for chunk in chunks:
             yield work(engine, chunk)
         return
-    with worker_processes():
-        pool = _shared_pool(workers)
+    with worker_processes() as scope:
+        pool = scope.pool(workers)
         futures: list[Future] = [pool.submit(_in_worker(engine, work), chunk) for chunk in chunks]
-        with _settled(futures, pool):
+        with _settled(futures, scope):
             for future in _in_completion_order(futures):
                 yield future.result()
 
@@ -85,10 +87,10 @@ def map_in_workers(engine: Engine, work: ChunkWork, jobs: Sequence, *, workers: 
         for job in jobs:
             yield work(engine, job)
         return
-    with worker_processes():
-        pool = _shared_pool(workers)
+    with worker_processes() as scope:
+        pool = scope.pool(workers)
         futures = [pool.submit(_in_worker(engine, work), job) for job in jobs]
-        with _settled(futures, pool):
+        with _settled(futures, scope):
             for future in futures:
                 yield future.result()
 
@@ -103,16 +105,16 @@ def stream_in_workers(engine: Engine, work: ChunkWork, jobs: Iterable, *, worker
     thread, which still overlaps building the next job with writing this one.
     A failure is raised when its result is due; jobs not yet started are
     dropped, and in the thread nothing after a failed job runs."""
-    with ExitStack() as scope:
+    with ExitStack() as stack:
+        scope = None
         if _in_processes(engine, workers):
-            scope.enter_context(worker_processes())
-            pool, window = _shared_pool(workers), 2 * workers
-            submit = partial(pool.submit, _in_worker(engine, work))
+            scope = stack.enter_context(worker_processes())
+            window, submit = 2 * workers, partial(scope.pool(workers).submit, _in_worker(engine, work))
         else:
-            pool = scope.enter_context(ThreadPoolExecutor(max_workers=1, thread_name_prefix="stream-work"))
-            window, submit = 1, partial(pool.submit, work, engine)
+            thread = stack.enter_context(ThreadPoolExecutor(max_workers=1, thread_name_prefix="stream-work"))
+            window, submit = 1, partial(thread.submit, work, engine)
         in_flight: deque[Future] = deque()
-        with _settled(in_flight, pool):
+        with _settled(in_flight, scope):
             for job in jobs:
                 while len(in_flight) >= window:
                     yield in_flight.popleft().result()
@@ -122,14 +124,12 @@ def stream_in_workers(engine: Engine, work: ChunkWork, jobs: Iterable, *, worker
 
 
 def start_workers(engine: Engine, workers: int) -> None:
-    """Start the scope's worker processes now, so their start-up (~0.4 CPU-s each, mostly imports)
-    overlaps work done here (a stage's first HTTP requests) instead of delaying its first job.
-    Only inside an open `worker_processes()` scope, which keeps them for the stages that follow."""
-    if _in_processes(engine, workers):
-        if not _scopes_open:
-            raise RuntimeError("start_workers needs an open worker_processes() scope: outside one, the workers "
-                               "would be stopped before any stage used them")
-        pool = _shared_pool(workers)
+    """Start the worker processes of the scope open in this thread now, so their start-up (~0.4 CPU-s
+    each, mostly imports) overlaps work done here (a stage's first HTTP requests) instead of delaying its
+    first job. Outside a scope there is nothing to keep them for: the stage starts them when it needs them."""
+    scope = _open_scope.current
+    if scope is not None and _in_processes(engine, workers):
+        pool = scope.pool(workers)
         for _ in range(workers):  # a spawn pool starts a process per job submitted while none is idle
             pool.submit(_started)
 
@@ -156,7 +156,7 @@ def _in_completion_order(futures: list[Future]) -> Iterator[Future]:
 
 
 @contextmanager
-def _settled(futures: Iterable[Future], pool: ThreadPoolExecutor | ProcessPoolExecutor) -> Iterator[None]:
+def _settled(futures: Iterable[Future], scope: WorkerScope | None = None) -> Iterator[None]:
     """Jobs not started are dropped when the caller stops early or a job fails. On a failure, or when
     the caller stops reading, the jobs already running finish first (each is its own transaction); when
     the step is interrupted (cancelled), they do not: the scope's end stops their processes."""
@@ -166,8 +166,8 @@ def _settled(futures: Iterable[Future], pool: ThreadPoolExecutor | ProcessPoolEx
         for future in futures:
             future.cancel()
         wait(futures)
-        if isinstance(error, BrokenProcessPool):  # not reused: the next stage in the scope starts a new one
-            _stop_pool(pool, graceful=False)
+        if isinstance(error, BrokenProcessPool) and scope:  # the next stage in the scope starts new workers
+            scope.discard_broken()
         raise
     except BaseException:
         for future in futures:
@@ -175,73 +175,94 @@ def _settled(futures: Iterable[Future], pool: ThreadPoolExecutor | ProcessPoolEx
         raise
 
 
-# The pool of the open scopes, started on first use and kept until the outermost
-# scope closes: spawning a worker costs ~0.5 s of imports, paid once per scope
-# rather than per stage. spawn, not fork: a forked worker would inherit the
-# parent's pooled database connections.
-_pool_lock = threading.RLock()
-_pool: ProcessPoolExecutor | None = None
-_pool_workers = 0
-_scopes_open = 0
-# A worker's workers are stopped this long after they were asked to finish, when they have not.
+# A worker's process is stopped this long after it was asked to finish, when it has not.
 STOP_GRACE_SECONDS = 10.0
 
 
-@contextmanager
-def worker_processes() -> Iterator[None]:
-    """The scope that owns the worker processes started inside it.
+class WorkerScope:
+    """The worker processes of one outermost `worker_processes()` scope: started on first use, with as
+    many processes as asked for (a different number replaces them), stopped by `close`."""
 
-    Scopes nest: the outermost one (a Dagster resource around a step or a run)
-    keeps the workers from stage to stage; each stage opens its own, so a stage
-    run outside any scope still stops its workers when it ends. When the
-    outermost scope closes normally, idle workers are asked to finish; when it
-    closes on an error or an interrupt (a cancelled run), they are terminated
-    at once: a half-done chunk is a transaction the database rolls back."""
-    global _scopes_open
-    with _pool_lock:
-        _scopes_open += 1
+    def __init__(self) -> None:
+        self._pool: ProcessPoolExecutor | None = None
+        self._workers = 0
+
+    def pool(self, workers: int) -> ProcessPoolExecutor:
+        if self._pool is None or self._workers != workers:
+            self.close(graceful=True)
+            # spawn, not fork: a forked worker would inherit the parent's pooled database connections.
+            self._pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                             initializer=_start_worker, initargs=(BULK_GEN0_THRESHOLD,))
+            self._workers = workers
+        return self._pool
+
+    def discard_broken(self) -> None:
+        """A broken pool (a worker died) is not reused."""
+        self.close(graceful=False)
+
+    def close(self, *, graceful: bool) -> None:
+        """Stop the processes and wait until they are gone: asked to finish their jobs when graceful
+        (terminated if they have not after STOP_GRACE_SECONDS), terminated at once otherwise."""
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        # ProcessPoolExecutor names neither its processes nor its manager thread publicly before
+        # Python 3.14 (terminate_workers); the thread reaps the processes, so it alone joins them.
+        processes = list((getattr(pool, "_processes", None) or {}).values())
+        manager = getattr(pool, "_executor_manager_thread", None)
+        pool.shutdown(wait=False, cancel_futures=True)
+        running = _still_running(processes, STOP_GRACE_SECONDS if graceful else 0.0)
+        for process in running:
+            process.terminate()
+        _still_running(running, None)
+        if manager is not None:
+            manager.join()
+
+
+def _still_running(processes: list, timeout: float | None) -> list:
+    """The processes that have not ended within `timeout` seconds (None: wait for all), without reaping
+    them (their pool's manager thread does)."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    running = list(processes)
+    while running:
+        left = None if deadline is None else max(0.0, deadline - time.monotonic())
+        ended = set(connection_wait([process.sentinel for process in running], left))
+        if not ended:
+            break
+        running = [process for process in running if process.sentinel not in ended]
+    return running
+
+
+class _OpenScope(threading.local):
+    current: WorkerScope | None = None
+
+
+_open_scope = _OpenScope()
+
+
+@contextmanager
+def worker_processes() -> Iterator[WorkerScope]:
+    """The scope that owns the worker processes started inside it, in this thread.
+
+    The outermost scope owns them (a Dagster resource around a step or a run),
+    so the stages inside share them; a scope opened inside another is that
+    one. Each stage opens a scope too, so a stage run outside any scope still
+    stops its workers when it ends. When the outermost scope closes normally,
+    its workers are asked to finish; when it closes on an error or an
+    interrupt (a cancelled run), they are terminated at once: a half-done chunk
+    is a transaction the database rolls back. A stage left suspended inside
+    (its generator not closed) cannot keep them alive past the outermost scope."""
+    if _open_scope.current is not None:
+        yield _open_scope.current
+        return
+    scope = _open_scope.current = WorkerScope()
     clean = False
     try:
-        yield
+        yield scope
         clean = True
     finally:
-        with _pool_lock:
-            _scopes_open -= 1
-            pool = _pool if _scopes_open == 0 else None
-        if pool is not None:
-            _stop_pool(pool, graceful=clean)
-
-
-def _shared_pool(workers: int) -> ProcessPoolExecutor:
-    global _pool, _pool_workers
-    with _pool_lock:
-        if _pool is None or _pool_workers != workers:
-            if _pool is not None:
-                _stop_pool(_pool, graceful=True)
-            _pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                                        initializer=_start_worker, initargs=(BULK_GEN0_THRESHOLD,))
-            _pool_workers = workers
-        return _pool
-
-
-def _stop_pool(pool: ProcessPoolExecutor, *, graceful: bool) -> None:
-    """Stop the pool's processes and wait until they are gone: asked to finish their jobs when graceful
-    (terminated if they have not after STOP_GRACE_SECONDS), terminated at once otherwise."""
-    global _pool
-    with _pool_lock:
-        if _pool is pool:
-            _pool = None
-    # ProcessPoolExecutor has no public list of its processes before Python 3.14 (terminate_workers).
-    processes = list((getattr(pool, "_processes", None) or {}).values())
-    pool.shutdown(wait=False, cancel_futures=True)
-    if graceful:
-        for process in processes:
-            process.join(STOP_GRACE_SECONDS)
-    for process in processes:
-        if process.is_alive():
-            process.terminate()
-    for process in processes:
-        process.join()
+        _open_scope.current = None
+        scope.close(graceful=clean)
 
 
 def _start_worker(gen0_threshold: int) -> None:

@@ -150,10 +150,11 @@ def test_shopline_changes_reach_the_service_and_one_run_reimports_exactly_those_
                        "orders/create": orders_run.run_id, "orders/cancelled": orders_run.run_id}
     # ... and those products (changed, deleted, restocked) go on to every region.
     success = next(e for e in imported.all_events if e.event_type == DagsterEventType.RUN_SUCCESS)
-    refresh = refresh_regions_after_webhook_import(build_run_status_sensor_context(
-        sensor_name=refresh_regions_after_webhook_import.name, dagster_event=success,
-        dagster_instance=DagsterInstance.ephemeral(), dagster_run=imported.dagster_run,
-        resources={"catalog_db": CatalogDatabase(database_url=database_url)}))
+    with build_run_status_sensor_context(
+            sensor_name=refresh_regions_after_webhook_import.name, dagster_event=success,
+            dagster_instance=DagsterInstance.ephemeral(), dagster_run=imported.dagster_run,
+            resources={"catalog_db": CatalogDatabase(database_url=database_url)}) as context:
+        refresh = refresh_regions_after_webhook_import(context)
     assert sorted(r.partition_key for r in refresh) == ["JP", "TW", "US"]
     assert all(r.run_config["ops"]["regional_snapshots"]["config"]["product_ids"]
                == sorted([*changed["changed"], *gone["deleted"], stocked]) for r in refresh)

@@ -24,11 +24,12 @@ def _evaluate(tags: dict, tmp_path):
         run_config={"ops": {"serp_products": {"config": {"mode": "ids", "product_ids": ["SERP-2", "SERP-1"]}}}},
         tags=tags, instance=instance)
     success = next(e for e in result.all_events if e.event_type == DagsterEventType.RUN_SUCCESS)
-    context = build_run_status_sensor_context(
-        sensor_name=refresh_regions_after_webhook_import.name, dagster_event=success, dagster_instance=instance,
-        dagster_run=result.dagster_run,
-        resources={"catalog_db": CatalogDatabase(database_url=f"sqlite:///{tmp_path / 'catalog.sqlite3'}")})
-    return result, refresh_regions_after_webhook_import(context)
+    with build_run_status_sensor_context(
+            sensor_name=refresh_regions_after_webhook_import.name, dagster_event=success, dagster_instance=instance,
+            dagster_run=result.dagster_run,
+            resources={"catalog_db": CatalogDatabase(database_url=f"sqlite:///{tmp_path / 'catalog.sqlite3'}")}) \
+            as context:
+        return result, refresh_regions_after_webhook_import(context)
 
 
 def test_a_webhook_import_refreshes_those_products_in_every_region(tmp_path):

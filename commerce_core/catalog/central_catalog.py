@@ -50,7 +50,7 @@ class CatalogWriteResult:
     inserted: int = 0
     updated: int = 0
     archived: int = 0
-    preview: list[dict] = field(default_factory=list)
+    preview: list[dict] = field(default_factory=list, repr=False)  # for metadata, not for progress lines
 
     def add(self, part: CatalogWriteResult) -> None:
         self.processed += part.processed

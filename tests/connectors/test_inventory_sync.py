@@ -72,8 +72,9 @@ def _log(database_url: str) -> dict[int, dict]:
 
 
 def _sensor(database_url: str, cursor: str | None = None):
-    context = build_sensor_context(cursor=cursor, resources={"catalog_db": CatalogDatabase(database_url=database_url)})
-    return shopline_inventory_sync_sensor(context)
+    with build_sensor_context(cursor=cursor, resources={"catalog_db": CatalogDatabase(database_url=database_url)}) \
+            as context:
+        return shopline_inventory_sync_sensor(context)
 
 
 def test_pushes_reach_shopline_through_the_sensor_and_the_asset(database_url, shopline):

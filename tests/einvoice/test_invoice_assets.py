@@ -20,6 +20,12 @@ from simulators.turnkey import TurnkeySimulator
 from tests.einvoice.helpers import SELLER_A, SELLER_B, consumer_rows, csv_bytes, drop_file
 
 
+def _tick(sensor, **context_options):
+    """One sensor tick, its resources open for the tick only (as the daemon runs it)."""
+    with build_sensor_context(**context_options) as context:
+        return sensor.evaluate_tick(context)
+
+
 def _resources(database_url, tmp_path, notify_url: str | None = None) -> dict:
     return {
         "catalog_db": CatalogDatabase(database_url=database_url),
@@ -59,24 +65,21 @@ def test_dropped_files_become_runs_and_numbered_files_with_turnkey(database_url,
 
     resources = _resources(database_url, tmp_path, alert_sink.url)
     instance = DagsterInstance.ephemeral()
-    context = build_sensor_context(instance=instance, resources=resources)
-    tick = invoice_files_sensor.evaluate_tick(context)
+    tick = _tick(invoice_files_sensor, instance=instance, resources=resources)
     assert sorted(r.job_name for r in tick.run_requests) == ["invoice_upload", "number_pool_import"]
     files = {r.job_name: r.run_config["ops"] for r in tick.run_requests}
     assert len(files["invoice_upload"]["invoice_uploads"]["config"]["files"]) == 2  # not the unfinished ones
     # A retried tick from the same cursor asks for the same runs; the next tick asks for none.
-    retried = invoice_files_sensor.evaluate_tick(build_sensor_context(instance=instance, resources=resources))
+    retried = _tick(invoice_files_sensor, instance=instance, resources=resources)
     assert {r.run_key for r in retried.run_requests} == {r.run_key for r in tick.run_requests}
-    quiet = invoice_files_sensor.evaluate_tick(build_sensor_context(instance=instance, resources=resources,
-                                                                    cursor=tick.cursor))
+    quiet = _tick(invoice_files_sensor, instance=instance, resources=resources, cursor=tick.cursor)
     assert quiet.run_requests == []
     assert all(r.success for r in _run_requested(sorted(tick.run_requests, key=lambda r: r.job_name != "number_pool_import"),
                                                  resources, instance))
     upload_run = instance.get_latest_materialization_event(invoice_uploads.key).asset_materialization.metadata
     assert (upload_run["accepted"].value, upload_run["rejected"].value) == (90, 1)
 
-    days = invoice_days_sensor.evaluate_tick(build_sensor_context(instance=instance, resources=resources,
-                                                                 repository_def=defs.get_repository_def()))
+    days = _tick(invoice_days_sensor, instance=instance, resources=resources, repository_def=defs.get_repository_def())
     assert [r.partition_key for r in days.run_requests] == ["2025-01-15"]
     (batch,) = _run_requested(days.run_requests, resources, instance)
     assert not batch.success  # B's pool ran out …
@@ -118,8 +121,7 @@ def test_batch_metadata_per_tenant_and_a_clean_rerun(database_url, tmp_path):
     # The same bytes uploaded again are one upload; the sensor's days tick has nothing to ask.
     assert materialize([invoice_uploads], resources=resources, instance=instance).asset_materializations_for_node(
         "invoice_uploads")[0].metadata["duplicates"].value == 1
-    tick = invoice_days_sensor.evaluate_tick(build_sensor_context(instance=instance, resources=resources,
-                                                                 repository_def=defs.get_repository_def()))
+    tick = _tick(invoice_days_sensor, instance=instance, resources=resources, repository_def=defs.get_repository_def())
     assert not tick.run_requests
 
 

@@ -164,9 +164,27 @@ def test_an_interrupted_scope_terminates_busy_workers_without_waiting_for_their_
     assert multiprocessing.active_children() == []
 
 
-def test_start_workers_outside_a_scope_is_refused() -> None:
-    with pytest.raises(RuntimeError, match="worker_processes"):
-        start_workers(get_engine(PG_URL), 2)
+def test_start_workers_outside_a_scope_starts_nothing_that_would_outlive_it() -> None:
+    start_workers(get_engine(PG_URL), 2)
+    assert multiprocessing.active_children() == []
+
+
+def _consumed_once(engine) -> None:
+    stage = run_chunks(engine, _pid, CHUNKS, workers=2)
+    next(stage)
+    raise ValueError("the consumer fails while the stage is suspended")
+
+
+def test_a_stage_left_suspended_cannot_keep_workers_past_the_outermost_scope() -> None:
+    """A failure's traceback keeps the suspended stage (and its inner scope) alive; the outer scope still
+    stops the workers when it closes."""
+    engine = get_engine(PG_URL)
+    with pytest.raises(ValueError) as failure:
+        with worker_processes():
+            start_workers(engine, 2)
+            _consumed_once(engine)
+    assert failure.traceback  # still holds the suspended stage
+    assert multiprocessing.active_children() == []
 
 
 _ORPHAN_SCRIPT = """
