@@ -286,7 +286,7 @@ def enriched_products(
     deps=[enriched_products],
     group_name=CATALOG_GROUP,
     owners=CATALOG_OWNERS,
-    kinds={"postgres", "sql"},
+    kinds={"python", "sql"},  # SQLite or PostgreSQL, whichever HUB_DATABASE_URL names
     description="The central catalog: products, translations, prices and images, upserted in bulk by "
     "(supplier, external id); updated_at moves only on a real change; deleted products are archived.",
 )

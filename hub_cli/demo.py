@@ -16,18 +16,18 @@ import os
 import shutil
 import signal
 import socket
-import subprocess
 import sys
 import time
 from datetime import datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import httpx
 
 from commerce_core.db.migrate import upgrade
 from commerce_core.regions.config import RegionConfig, load_regions
 from commerce_core.settings import LOCAL_NEXTENGINE_STORE, LOCAL_SERP_API_KEY, load_settings
+from hub_cli.demo_check import run_check
+from hub_cli.processes import ChildProcesses
 from stock_service.settings import LOCAL_SHOPLINE_APP_SECRET
 
 REPO = Path(__file__).resolve().parent.parent
@@ -35,7 +35,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, default=3000, help="Dagster UI port")
-    parser.add_argument("--serp-port", type=int, default=8101)
+    parser.add_argument("--serp-port", type=int, default=8101, help="SERP simulator port; 0 = a free port")
     parser.add_argument("--products", type=int, default=2000, help="products the SERP simulator serves")
     parser.add_argument("--invalid-rate", type=float, default=0.01, help="share of invalid supplier records")
     parser.add_argument("--stock-port", type=int, default=8000, help="stock service port; 0 = a free port")
@@ -80,6 +80,8 @@ def _environment(args: argparse.Namespace) -> dict[str, str]:
     if not (dagster_home / "dagster.yaml").exists():
         shutil.copy(REPO / "dagster.yaml", dagster_home / "dagster.yaml")
     env.update(HUB_DATA_DIR=str(data_dir), DAGSTER_HOME=str(dagster_home))
+    if args.serp_port == 0:
+        args.serp_port = _free_port()
     env.setdefault("SERP_BASE_URL", f"http://127.0.0.1:{args.serp_port}")
     env.setdefault("SERP_API_KEY", LOCAL_SERP_API_KEY)
     return env
@@ -88,38 +90,30 @@ def _environment(args: argparse.Namespace) -> dict[str, str]:
 def run(args: argparse.Namespace) -> int:
     env = _environment(args)
     os.environ.update(env)
-    database_url = load_settings().database_url
+    settings = load_settings()
+    database_url = settings.database_url
     print(f"[hub] catalog database: {database_url.split('@')[-1]}  (migrating)", flush=True)
     upgrade(database_url)
-    children: list[subprocess.Popen] = []
+    log_dir = settings.data_dir / "logs"
+    children = ChildProcesses(env, REPO, log_dir)
 
-    def start(name: str, command: list[str]) -> None:
-        print(f"[hub] starting {name}: {' '.join(command)}", flush=True)
-        children.append(subprocess.Popen(command, env=env, cwd=REPO))
+    def stop_on_signal(signum, _frame):
+        raise KeyboardInterrupt(signal.Signals(signum).name)
 
-    def stop(*_) -> None:
-        for child in reversed(children):
-            if child.poll() is None:
-                child.send_signal(signal.SIGINT)
-        for child in children:
-            try:
-                child.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                child.kill()
-
-    signal.signal(signal.SIGTERM, lambda *_: (stop(), sys.exit(0)))
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, stop_on_signal)
     try:
-        start("SERP supplier simulator", [
+        children.start("SERP supplier simulator", [
             sys.executable, "-m", "simulators.serp_supplier", "--port", str(args.serp_port),
             "--products", str(args.products), "--invalid-rate", str(args.invalid_rate),
-        ])
+        ], log_name="serp-simulator.log")
         regions = _simulated_regions(args, env)
         for region, port in regions.items():
             env[f"REGION_{region.code}_URL"] = f"http://127.0.0.1:{port}"
-            start(f"{region.code} region simulator", [
+            children.start(f"{region.code} region simulator", [
                 sys.executable, "-m", "simulators.region_products", "--region", region.code, "--port", str(port),
                 "--languages", ",".join(region.languages), "--currencies", ",".join(region.currencies),
-            ])
+            ], log_name=f"region-{region.code}-simulator.log")
         stock_port = _free_port() if args.stock_port == 0 else args.stock_port
         simulated_nextengine = not os.environ.get("NEXTENGINE_BASE_URL")
         if simulated_nextengine:
@@ -127,21 +121,26 @@ def run(args: argparse.Namespace) -> int:
             env["NEXTENGINE_BASE_URL"] = f"http://127.0.0.1:{ne_port}"
             # Its stock pushes go to the stock service; store account and key come from the environment
             # (NEXTENGINE_STORE_ACCOUNT, NEXTENGINE_AUTH_KEY) as the service's do, never from the command line.
-            start("Next Engine simulator", [sys.executable, "-m", "simulators.nextengine", "--port", str(ne_port),
-                                            "--push-url", f"http://127.0.0.1:{stock_port}/webhooks/nextengine/stock"])
+            children.start("Next Engine simulator", [
+                sys.executable, "-m", "simulators.nextengine", "--port", str(ne_port),
+                "--push-url", f"http://127.0.0.1:{stock_port}/webhooks/nextengine/stock"],
+                log_name="nextengine-simulator.log")
             _authorise_local_nextengine(database_url, env)
         if not os.environ.get("SHOPLINE_BASE_URL"):
             shopline_port = _free_port() if args.shopline_port == 0 else args.shopline_port
             env["SHOPLINE_BASE_URL"] = f"http://127.0.0.1:{shopline_port}"
             # Its admin-route changes arrive as webhooks at the stock service, signed with the service's secret:
-            # SHOPLINE_APP_SECRET reaches both through the environment, never the command line (printed above).
+            # SHOPLINE_APP_SECRET reaches both through the environment, never the command line.
             env["SHOPLINE_APP_SECRET"] = env.get("SHOPLINE_APP_SECRET", "").strip() or LOCAL_SHOPLINE_APP_SECRET
-            start("Shopline simulator", [sys.executable, "-m", "simulators.shopline", "--port", str(shopline_port),
-                                         "--webhook-url", f"http://127.0.0.1:{stock_port}/webhooks/shopline"])
-        start("Turnkey simulator", [sys.executable, "-m", "simulators.turnkey", "--interval", "1"])
-        seed_demo_invoices(load_settings())
+            children.start("Shopline simulator", [
+                sys.executable, "-m", "simulators.shopline", "--port", str(shopline_port),
+                "--webhook-url", f"http://127.0.0.1:{stock_port}/webhooks/shopline"], log_name="shopline-simulator.log")
+        children.start("Turnkey simulator", [sys.executable, "-m", "simulators.turnkey", "--interval", "1"],
+                       log_name="turnkey-simulator.log")
+        seed_demo_invoices(settings)
         env["STOCK_SERVICE_URL"] = f"http://127.0.0.1:{stock_port}"
-        start("stock service", [sys.executable, "-m", "stock_service", "--port", str(stock_port)])
+        children.start("stock service", [sys.executable, "-m", "stock_service", "--port", str(stock_port)],
+                       log_name="stock-service.log")
         _wait_for(f"http://127.0.0.1:{args.serp_port}/_sim/stats", "SERP simulator")
         _wait_for(f"{env['STOCK_SERVICE_URL']}/health", "stock service")
         _wait_for(f"{env['NEXTENGINE_BASE_URL']}/_sim/stats", "Next Engine simulator")
@@ -149,20 +148,23 @@ def run(args: argparse.Namespace) -> int:
         for region, port in regions.items():
             _wait_for(f"http://127.0.0.1:{port}/_sim/stats", f"{region.code} region simulator")
         if args.check:
-            if simulated_nextengine and not _check_stock_pushes(env):
-                return 1
-            return _check_run(env, [r.code for r in load_regions(environ=env).enabled()])
-        start("dagster dev", [
+            return run_check(env, [r.code for r in load_regions(environ=env).enabled()], database_url=database_url,
+                             turnkey_root=settings.turnkey_root, expected_invoices=DEMO_INVOICES, log_dir=log_dir,
+                             check_stock_pushes=simulated_nextengine)
+        children.start("dagster dev", [
             sys.executable, "-m", "dagster", "dev", "-w", str(REPO / "workspace.yaml"), "-p", str(args.port),
         ])
         print(f"[hub] Dagster UI: http://127.0.0.1:{args.port}  (Ctrl-C stops everything)", flush=True)
-        while all(child.poll() is None for child in children):
+        while (ended := children.exited()) is None:
             time.sleep(0.5)
+        print(f"[hub] {ended} stopped on its own; stopping the rest (its log is in {log_dir})", flush=True)
         return 1
     except KeyboardInterrupt:
         return 0
     finally:
-        stop()
+        print("[hub] stopping every process started here", flush=True)
+        children.stop()
+        print("[hub] stopped", flush=True)
 
 
 def _authorise_local_nextengine(database_url: str, env: dict[str, str]) -> None:
@@ -217,48 +219,3 @@ def _drop(path: Path, data: bytes) -> None:
     temporary = path.with_name(f".{path.name}")
     temporary.write_bytes(data)
     os.replace(temporary, path)
-
-
-def _check_stock_pushes(env: dict[str, str]) -> bool:
-    """Two goods change in the Next Engine simulator: their stock pushes must be accepted by the stock
-    service and show there as the goods' available stock."""
-    answer = httpx.post(f"{env['NEXTENGINE_BASE_URL']}/_sim/change", json={"count": 2}, timeout=30).json()
-    pushed = {d["params"]["Code"]: int(d["params"]["Stock"]) for d in answer["pushes"] if d["delivered"]}
-    shown = {code: httpx.get(f"{env['STOCK_SERVICE_URL']}/stock/{code}", timeout=10).json().get("available")
-             for code in answer["changed"]}
-    ok = len(answer["changed"]) == 2 and shown == pushed
-    print(f"[hub] Next Engine stock pushes: pushed {pushed}, stock service shows {shown}: "
-          f"{'ok' if ok else 'MISMATCH'}", flush=True)
-    return ok
-
-
-def _check_run(env: dict[str, str], region_codes: list[str]) -> int:
-    """Full SERP, Next Engine and Shopline imports, every region's sync, a stock check and today's invoice batch
-    through Turnkey, via Dagster's CLI."""
-    commands = [[sys.executable, "-m", "dagster", "job", "execute", "-m", "definitions", "-d", str(REPO),
-                 "-j", job] for job in ("serp_full_import", "nextengine_import", "shopline_import", "orders_import")]
-    commands += [[sys.executable, "-m", "dagster", "asset", "materialize", "-m", "definitions", "-d", str(REPO),
-                  "--select", "regional_snapshots", "--partition", code] for code in region_codes]
-    commands.append([sys.executable, "-m", "dagster", "job", "execute", "-m", "definitions", "-d", str(REPO),
-                     "-j", "stock_check"])
-    commands += [[sys.executable, "-m", "dagster", "job", "execute", "-m", "definitions", "-d", str(REPO),
-                  "-j", job] for job in ("number_pool_import", "invoice_upload")]
-    commands.append([sys.executable, "-m", "dagster", "asset", "materialize", "-m", "definitions", "-d", str(REPO),
-                     "--select", "invoice_batches", "--partition", f"{datetime.now(ZoneInfo('Asia/Taipei')):%Y-%m-%d}"])
-    for command in commands:
-        print(f"[hub] {' '.join(command)}", flush=True)
-        returncode = subprocess.run(command, env=env, cwd=REPO).returncode
-        if returncode:
-            return returncode
-    _wait_until_turnkey_took_everything(load_settings().turnkey_root)
-    return subprocess.run([sys.executable, "-m", "dagster", "job", "execute", "-m", "definitions", "-d", str(REPO),
-                           "-j", "turnkey_results_check"], env=env, cwd=REPO).returncode
-
-
-def _wait_until_turnkey_took_everything(root: Path, timeout: float = 30.0) -> None:
-    from commerce_core.einvoice.turnkey import TurnkeyFolders
-
-    src = TurnkeyFolders(root).src
-    deadline = time.monotonic() + timeout
-    while any(src.glob("*.xml")) and time.monotonic() < deadline:
-        time.sleep(0.5)

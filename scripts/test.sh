@@ -5,4 +5,4 @@ cd "$(dirname "$0")/.."
 source scripts/ensure_venv.sh
 source scripts/ensure_services.sh
 .venv/bin/dagster definitions validate -w workspace.yaml
-exec .venv/bin/python -m pytest -n "${HUB_TEST_WORKERS:-2}" -q "$@"
+exec .venv/bin/python -m pytest -n "${HUB_TEST_WORKERS:-2}" -q --durations=15 "$@"

@@ -17,7 +17,7 @@ from bench.common import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / "test-artifacts" / "ui"
-LOCATION = "__repository__@definitions"
+LOCATION = "__repository__@commerce_hub"  # workspace.yaml location_name
 # SYSTEM.md's graph: every asset with its group and the upstream assets it reads.
 EXPECTED = {
     "serp_products": ("catalog", set()),
