@@ -1,5 +1,5 @@
 """The always-on service's HTTP API (Starlette): stock, Next Engine pushes and webhook ingress.
-OpenAPI description at /openapi.json."""
+OpenAPI description at /openapi.json, generated from the routes served (stock_service/openapi.py)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import re
 import sys
 import time
 from datetime import datetime, timezone
+from typing import NamedTuple
 
 import orjson
 from starlette.applications import Starlette
@@ -32,7 +33,7 @@ from commerce_core.webhooks import inbox
 from stock_service import webhooks
 from stock_service.group_commit import GroupCommitter
 from stock_service.metrics import MetricsMiddleware, ServiceMetrics
-from stock_service.openapi import OPENAPI
+from stock_service.openapi import describe
 from stock_service.redis_stock import RedisStock, stored_answer
 from stock_service.settings import ServiceSettings, load_service_settings
 
@@ -401,7 +402,7 @@ def create_app(settings: ServiceSettings | None = None) -> "ReservationRoute":
         return await webhook_routes[1](request)
 
     async def openapi(request: Request) -> Response:
-        return Response(orjson.dumps(OPENAPI), media_type="application/json")
+        return Response(document, media_type="application/json")
 
     @contextlib.asynccontextmanager
     async def lifespan(app):
@@ -444,11 +445,19 @@ def create_app(settings: ServiceSettings | None = None) -> "ReservationRoute":
     ]
     app = Starlette(routes=routes, lifespan=lifespan,
                     middleware=[Middleware(MetricsMiddleware, metrics_of=lambda: service and service.metrics)])
-    return ReservationRoute(app, reserve, lambda: service and service.metrics)
+    served = ReservationRoute(app, reserve, lambda: service and service.metrics)
+    document = orjson.dumps(describe(served.routes))  # from the routes served: raises if one is undescribed
+    return served
 
 
 RESERVATIONS = "/stock/{sku}/reservations"
 _PLAIN_TEXT = [(b"content-type", b"text/plain; charset=utf-8")]
+
+
+class AnsweredRoute(NamedTuple):
+    """A route answered in front of Starlette, described as Starlette's `Route` is: template and methods."""
+    path: str
+    methods: frozenset[str]
 
 
 class ReservationRoute:
@@ -461,6 +470,11 @@ class ReservationRoute:
         self.app = app
         self.reserve = reserve  # (sku from the path, raw body) -> Answer
         self.metrics_of = metrics_of
+
+    @property
+    def routes(self) -> list:
+        """Every route served: the reservation route answered here, then the app's."""
+        return [AnsweredRoute(RESERVATIONS, frozenset({"POST"})), *self.app.routes]
 
     async def __call__(self, scope, receive, send) -> None:
         path = scope["path"] if scope["type"] == "http" else ""
