@@ -7,7 +7,6 @@ import os
 from dagster import Definitions, EnvVar, multiprocess_executor
 
 from hub_assets.catalog import CATALOG_ASSETS, CATALOG_CHECKS, NEXTENGINE_ASSETS, SHOPLINE_ASSETS
-from hub_assets.freshness import FRESHNESS_CHECKS, freshness_checks_sensor
 from hub_assets.inventory_sync import INVENTORY_SYNC_ASSETS
 from hub_assets.invoices import INVOICE_ASSETS
 from hub_assets.monitoring import MONITORING_ASSETS
@@ -70,12 +69,12 @@ def build_resources() -> dict:
 defs = Definitions(
     assets=[*CATALOG_ASSETS, *NEXTENGINE_ASSETS, *SHOPLINE_ASSETS, *ORDER_ASSETS, *REGION_ASSETS, *STOCK_ASSETS,
             *INVOICE_ASSETS, *MONITORING_ASSETS, *INVENTORY_SYNC_ASSETS],
-    asset_checks=[*CATALOG_CHECKS, *FRESHNESS_CHECKS],
+    asset_checks=CATALOG_CHECKS,
     jobs=[*CATALOG_JOBS, *REGION_JOBS, *STOCK_JOBS, *WEBHOOK_JOBS, *INVOICE_JOBS, *MONITORING_JOBS],
     schedules=[*CATALOG_SCHEDULES, *REGION_SCHEDULES, *STOCK_SCHEDULES, *INVOICE_SCHEDULES,
                *MONITORING_SCHEDULES],
     sensors=[*STOCK_SENSORS, *WEBHOOK_SENSORS, *REGION_REFRESH_SENSORS, *FAILURE_SENSORS, *INVOICE_SENSORS,
-             freshness_checks_sensor, *INVENTORY_SYNC_SENSORS],
+             *INVENTORY_SYNC_SENSORS],
     resources=build_resources(),
     # Every job, and every materialization launched from the UI or the CLI, runs each step in its own
     # process (docs/decisions/0001-worker-processes-belong-to-the-step.md): the bulk stages fan out into

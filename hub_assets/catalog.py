@@ -37,6 +37,7 @@ from commerce_core.db.cursors import get_cursor, set_cursor, utcnow
 from commerce_core.db.schema import import_rejects, product_prices, products
 from commerce_core.settings import load_settings
 from commerce_core.suppliers.serp import SerpSupplierClient
+from hub_assets.freshness import CATALOG_FRESHNESS
 from hub_assets.metadata import markdown_table
 from hub_assets.nextengine_products import nextengine_products
 from hub_assets.shopline_products import shopline_products
@@ -98,6 +99,7 @@ def _records_by_id(client: SerpSupplierClient, product_ids: list[str], missing: 
     owners=CATALOG_OWNERS,
     kinds={"python", "sql"},
     tags={"hub/source": "serp"},
+    freshness_policy=CATALOG_FRESHNESS,
     description="Raw SERP supplier records (full listing, incremental since the stored cursor, or given ids), "
     "kept in the supplier_records staging table; records the supplier deleted become tombstones.",
 )
@@ -287,6 +289,7 @@ def enriched_products(
     group_name=CATALOG_GROUP,
     owners=CATALOG_OWNERS,
     kinds={"python", "sql"},  # SQLite or PostgreSQL, whichever HUB_DATABASE_URL names
+    freshness_policy=CATALOG_FRESHNESS,
     description="The central catalog: products, translations, prices and images, upserted in bulk by "
     "(supplier, external id); updated_at moves only on a real change; deleted products are archived.",
 )

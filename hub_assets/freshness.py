@@ -1,27 +1,25 @@
-"""Freshness checks (asset checks in the UI) from seeds/000's alert rules, and the sensor that runs them.
+"""Freshness policies from seeds/000's alert rules, attached where the assets are defined.
 
-SERP data older than 1 hour is a failure (SerpSyncStale: critical); the central
-catalog follows it. A regional snapshot older than 4 hours is a warning (the
-region health check's threshold); the check looks at the newest region run.
+SERP data not materialized within 1 hour is failing (SerpSyncStale: critical); the
+central catalog follows it. A regional snapshot older than 4 hours is a warning (the
+region health check's threshold), and failing after a day, when even the daily
+regions (US, JP) have missed their run; the policy looks at the newest region run,
+whichever partition it was.
+
+Dagster's freshness daemon (`freshness: enabled` in the instance, part of
+`dagster dev` and `dagster-daemon run`) evaluates the policies every 30 seconds;
+the UI shows the state (Pass, Warn, Fail, Unknown before the first
+materialization) on each asset.
 """
 
 from datetime import timedelta
 
-from dagster import AssetCheckSeverity, build_last_update_freshness_checks, build_sensor_for_freshness_checks
-
-from hub_assets.catalog import central_catalog, serp_products
-from hub_assets.regions import regional_snapshots
+from dagster import FreshnessPolicy
 
 SERP_STALE_AFTER = timedelta(hours=1)
-REGION_STALE_AFTER = timedelta(hours=4)
+REGION_WARN_AFTER = timedelta(hours=4)
+# The API asks every policy for a failure window; the seed rule for regions is a warning only.
+REGION_FAIL_AFTER = timedelta(hours=24)
 
-catalog_freshness_checks = build_last_update_freshness_checks(
-    assets=[serp_products, central_catalog], lower_bound_delta=SERP_STALE_AFTER, severity=AssetCheckSeverity.ERROR)
-
-region_freshness_checks = build_last_update_freshness_checks(
-    assets=[regional_snapshots], lower_bound_delta=REGION_STALE_AFTER, severity=AssetCheckSeverity.WARN)
-
-FRESHNESS_CHECKS = [*catalog_freshness_checks, *region_freshness_checks]
-
-freshness_checks_sensor = build_sensor_for_freshness_checks(
-    freshness_checks=FRESHNESS_CHECKS, minimum_interval_seconds=300, name="freshness_checks_sensor")
+CATALOG_FRESHNESS = FreshnessPolicy.time_window(fail_window=SERP_STALE_AFTER)
+REGION_FRESHNESS = FreshnessPolicy.time_window(fail_window=REGION_FAIL_AFTER, warn_window=REGION_WARN_AFTER)

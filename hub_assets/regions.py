@@ -21,6 +21,7 @@ from commerce_core.regions.config import load_regions
 from commerce_core.regions.delivery import RegionRefused
 from commerce_core.regions.region_sync import sync_region
 from hub_assets.catalog import central_catalog
+from hub_assets.freshness import REGION_FRESHNESS
 from hub_assets.metadata import markdown_table
 from hub_assets.run_context import progress_logger, run_trigger
 from resources import CatalogDatabase, FxRatesResource, RegionsResource
@@ -51,6 +52,7 @@ class RegionSyncConfig(Config):
     group_name=REGIONS_GROUP,
     owners=REGIONS_OWNERS,
     kinds={"python", "api"},
+    freshness_policy=REGION_FRESHNESS,
     description="The central catalog as each region's site holds it: products changed since the region's cursor, "
     "in the region's languages and currencies, merged with the region's own copy by its conflict strategy, "
     "sent in batches of 50; what cannot be delivered goes to the dead-letter queue.",
