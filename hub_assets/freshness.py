@@ -1,4 +1,5 @@
-"""Freshness checks (asset checks in the UI) from seeds/000's alert rules, and the sensor that runs them.
+"""Freshness checks (asset checks in the UI) from the GlobalHub design's alert rules (docs/background.md), and
+the sensor that runs them.
 
 SERP data older than 1 hour is a failure (SerpSyncStale: critical); the central
 catalog follows it. A regional snapshot older than 4 hours is a warning (the

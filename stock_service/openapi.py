@@ -24,7 +24,7 @@ _SETTLE_RESPONSES = {
 OPENAPI = {
     "openapi": "3.1.0",
     "info": {"title": "Commerce Hub stock service", "version": "1",
-             "description": "Low-latency stock reservations (seeds/004). Every write is idempotent by its key: "
+             "description": "Low-latency stock reservations (docs/background.md). Every write is idempotent by its key: "
                             "a retried request gets the first answer and changes nothing."},
     "paths": {
         "/stock/{sku}/reservations": {"post": {
@@ -73,7 +73,7 @@ OPENAPI = {
                     "responses": {"200": _json({"type": "object", "properties": {"updated": {"type": "integer"}}},
                                                "applied"), "400": _json(_ERROR, "bad input, naming the field")}}},
         "/webhooks/nextengine/stock": {"get": {
-            "summary": "Next Engine stock push (contracts/nextengine.md): MD5-signed query, EUC-JP XML answer",
+            "summary": "Next Engine stock push (docs/protocols/nextengine.md): MD5-signed query, EUC-JP XML answer",
             "parameters": [{"name": name, "in": "query", "required": True, "schema": {"type": "string"}}
                            for name in ("StoreAccount", "Code", "Stock", "ts", ".sig")],
             "responses": {"200": {"description": "ShoppingUpdateStock XML; Processed 0 ok, -2 client error, "

@@ -1,4 +1,4 @@
-"""A central product as one region's RegionProductDto (contracts/region-productsapi.md).
+"""A central product as one region's RegionProductDto (docs/protocols/region-productsapi.md).
 
 Only the region's languages and currencies go out. A language the product has
 no text for falls back to the region's default language, then to the product's
