@@ -3,7 +3,7 @@
   hub bench catalog --products 100000 --baseline-products 10000
 
 Reports products/s end to end and per stage, peak memory (RSS), the time of a
-rerun with nothing changed, and the seed's way (seeds/000 ImportProductsJob: one
+rerun with nothing changed, and the seed's way (the GlobalHub design's ImportProductsJob, docs/background.md: one
 save and commit per product, 500 ms between pages of 100) on a smaller count.
 """
 
@@ -147,7 +147,8 @@ def _timed_materialize(assets: list, resources: dict, run_config: dict | None, i
 
 
 def _seed_style_import(database_url: str, serp_url: str, count: int) -> dict:
-    """seeds/000 ImportProductsJob, faithfully slow: pages of 100, 500 ms apart, one commit per product."""
+    """The GlobalHub design's ImportProductsJob (docs/background.md), faithfully slow: pages of 100,
+    500 ms apart, one commit per product."""
     engine = get_engine(database_url)
     enricher = OfflineEnricher()
     client = httpx.Client(base_url=serp_url, headers={"X-Api-Key": API_KEY})

@@ -1,4 +1,5 @@
-"""A peak day of e-invoices (seeds/003 aggressive: 720,000 for 500 tenants), CSV to XSD-valid F0401 files.
+"""A peak day of e-invoices (the e-invoice capacity plan's aggressive case in docs/background.md: 720,000 for
+500 tenants), CSV to XSD-valid F0401 files.
 
   hub bench einvoice [--invoices 720000] [--tenants 500] [--workers cores+1] [--baseline-invoices 20000]
 

@@ -7,7 +7,7 @@ benchmark measures distribution, not import), three region simulators run as
 their own processes, and each region's partition of regional_snapshots runs in
 its own process, as Dagster's run launcher would start them. Reports
 product-pushes/s, batches/s and HTTP calls, checks that every product arrived
-at every region exactly once, and runs seeds/000's way (one batch at a time,
+at every region exactly once, and runs the GlobalHub design's way (docs/background.md; one batch at a time,
 200 ms between batches) on a smaller count for the ratio.
 """
 
@@ -143,7 +143,7 @@ def _sync_partition(database_url: str, regions_file: str, code: str, concurrency
 
 
 def _seed_style(database_url: str, url: str, code: str, count: int) -> dict:
-    """seeds/000 SyncToRegion: one batch of 50 at a time, 200 ms pause after each."""
+    """The GlobalHub design's SyncToRegion (docs/background.md): one batch of 50 at a time, 200 ms pause after each."""
     regions = load_regions(environ={})
     region = regions.get(code)
     client = HttpRegionProductsClient(ResilientHttpClient(

@@ -5,7 +5,7 @@
 Variants (--variants, comma list, default all):
   redis       the stock service with Redis, 1 process
   db          the stock service database-only, 1 process
-  seeds       peer, seeds/004's way: rate-limit key, Redis DECRBY, then a PostgreSQL
+  seeds       peer, the flash-sale notes' way (docs/background.md): rate-limit key, Redis DECRBY, then a PostgreSQL
               `UPDATE .. SET stock = stock - 1, version = version + 1 WHERE sku AND version`
               after reading the version, 3 retries (10/20/40 ms) on a version conflict,
               INCRBY rollback when it still fails (answered 503)
@@ -72,7 +72,7 @@ ALL_VARIANTS = ("redis", "db", "seeds", "rowlock", "redis-2w", "ceiling", "nexte
 RESERVATION_VARIANTS = {
     "redis": "service + Redis (1 proc)",
     "db": "service DB-only (1 proc)",
-    "seeds": "peer seeds/004 way",
+    "seeds": "peer flash-sale notes way",
     "rowlock": "peer row lock",
     "redis-2w": "service + Redis (2 procs)",
 }

@@ -1,4 +1,4 @@
-"""Environment configuration (contracts/configuration.md), read when a process or run starts."""
+"""Environment configuration (docs/configuration.md), read when a process or run starts."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Catalog assets (seeds/000 上游同步): SERP supplier -> validated -> enriched -> central catalog.
+"""Catalog assets (GlobalHub design: 上游同步, docs/background.md): SERP supplier -> validated -> enriched ->
+central catalog.
 
 Each asset writes its own table and hands the next one nothing in memory: a stage
 processes whatever its upstream table holds that it has not built yet, so any
@@ -48,7 +49,7 @@ CATALOG_GROUP = "catalog"
 CATALOG_OWNERS = ["team:catalog"]
 SERP_CURSOR = "serp:products:updated_since"
 # Products that change while we page arrive again on the next incremental read
-# (contracts/serp-supplier.md); the overlap also absorbs clock skew with the supplier.
+# (docs/protocols/serp-supplier.md); the overlap also absorbs clock skew with the supplier.
 CURSOR_OVERLAP = timedelta(minutes=5)
 
 

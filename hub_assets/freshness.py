@@ -1,4 +1,4 @@
-"""Freshness policies from seeds/000's alert rules, attached where the assets are defined.
+"""Freshness policies from the GlobalHub design's alert rules (docs/background.md), attached where the assets are defined.
 
 SERP data not materialized within 1 hour is failing (SerpSyncStale: critical); the
 central catalog follows it. A regional snapshot older than 4 hours is a warning (the

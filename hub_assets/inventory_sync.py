@@ -1,4 +1,5 @@
-"""shopline_inventory_sync: Next Engine stock pushes reach Shopline's inventory (seeds/002 InventoryService).
+"""shopline_inventory_sync: Next Engine stock pushes reach Shopline's inventory (connector design:
+InventoryService; docs/background.md).
 
 The stock service logs each push (inventory_sync_log, `pending`) and answers Next Engine at
 once; this asset sends the logged levels to Shopline afterwards, so the push request never

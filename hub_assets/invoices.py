@@ -1,4 +1,5 @@
-"""E-invoicing (seeds/003) as assets, group `invoices`: uploads → daily invoice batches → Turnkey results.
+"""E-invoicing (docs/protocols/einvoice-turnkey.md) as assets, group `invoices`: uploads → daily invoice
+batches → Turnkey results.
 
 number_pools      E0501 ranges from the tenants' folders and Turnkey's DownCast
 invoice_uploads   invoice CSVs validated per invoice; good ones stored, bad ones logged with rows and rule

@@ -1,4 +1,5 @@
-"""Price and availability history with change alerts (seeds/001), group `monitoring`, daily partitions."""
+"""Price and availability history with change alerts (seller-monitoring design, docs/background.md), group
+`monitoring`, daily partitions."""
 
 import base64
 import time

@@ -1,4 +1,4 @@
-"""nextengine_products: Next Engine goods staged beside the other sources (seeds/002)."""
+"""nextengine_products: Next Engine goods staged beside the other sources (the connector design, docs/background.md)."""
 
 from contextlib import closing
 

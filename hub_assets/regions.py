@@ -1,4 +1,5 @@
-"""Regional snapshots: the central catalog delivered to each regional site (seeds/000 下游同步)."""
+"""Regional snapshots: the central catalog delivered to each regional site (GlobalHub design: 下游同步;
+docs/background.md)."""
 
 import time
 from contextlib import closing

@@ -1,4 +1,5 @@
-"""shopline_products: the Shopline store's products (GraphQL) staged beside the other sources (seeds/002)."""
+"""shopline_products: the Shopline store's products (GraphQL) staged beside the other sources (connector design,
+docs/background.md)."""
 
 from contextlib import closing
 

@@ -1,4 +1,4 @@
-"""Catalog import jobs (seeds/000 SerpFullSyncJob, SerpIncrementalSyncJob, manual import)."""
+"""Catalog import jobs (GlobalHub design: SerpFullSyncJob, SerpIncrementalSyncJob, manual import; docs/background.md)."""
 
 from dagster import AssetSelection, define_asset_job
 

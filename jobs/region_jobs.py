@@ -27,7 +27,7 @@ class DeadLetterRetryConfig(Config):
     max_tries: int = Field(default=dead_letters.MAX_TRIES, ge=1, description="Tries before an item waits for an operator.")
 
 
-@op(description="Retry dead-lettered region deliveries, oldest first (seeds/000 ProcessDeadLetterQueue); "
+@op(description="Retry dead-lettered region deliveries, oldest first (the GlobalHub design's ProcessDeadLetterQueue); "
     "alert once about items that ran out of tries.")
 def retry_region_dead_letters(context: OpExecutionContext, config: DeadLetterRetryConfig,
                               catalog_db: CatalogDatabase, regions: RegionsResource,

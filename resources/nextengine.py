@@ -1,4 +1,4 @@
-"""Next Engine as a Dagster resource (contracts/nextengine.md): a client whose tokens live in the database."""
+"""Next Engine as a Dagster resource (docs/protocols/nextengine.md): a client whose tokens live in the database."""
 
 from __future__ import annotations
 

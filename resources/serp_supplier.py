@@ -1,4 +1,4 @@
-"""The SERP supplier as a Dagster resource (contracts/serp-supplier.md)."""
+"""The SERP supplier as a Dagster resource (docs/protocols/serp-supplier.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Shopline as a Dagster resource (contracts/shopline.md)."""
+"""Shopline as a Dagster resource (docs/protocols/shopline.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""seeds/000 SerpSyncScheduler: full 02:00 daily, incremental hourly, price and availability every 15 minutes."""
+"""The GlobalHub design's SerpSyncScheduler (docs/background.md): full 02:00 daily, incremental hourly, price
+and availability every 15 minutes."""
 
 from dagster import DefaultScheduleStatus, ScheduleDefinition
 

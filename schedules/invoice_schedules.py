@@ -1,5 +1,5 @@
 """E-invoicing schedules (Asia/Taipei): yesterday's batch after midnight, Turnkey results every 5 minutes
-(seeds/003: the worker pulls pending work every 5 minutes), archiving monthly."""
+(the e-invoice capacity plan, docs/background.md: the worker pulls pending work every 5 minutes), archiving monthly."""
 
 from datetime import timedelta
 

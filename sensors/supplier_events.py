@@ -1,4 +1,5 @@
-"""supplier_events_sensor: webhook events in the inbox become targeted runs (seeds/000 Webhook 即時推送).
+"""supplier_events_sensor: webhook events in the inbox become targeted runs (GlobalHub design: Webhook 即時推送;
+docs/background.md).
 
 A tick reads each source's new events by cursor and folds them per product:
 SERP events of any type become ONE manual import of those product ids (a

@@ -1,1 +1,1 @@
-"""Local simulators of the external systems, following ../shared/contracts."""
+"""Local simulators of the external systems, following docs/protocols/."""

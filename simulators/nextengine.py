@@ -1,4 +1,4 @@
-"""Next Engine REST API simulator with rotating tokens per ../shared/contracts/nextengine.md.
+"""Next Engine REST API simulator with rotating tokens per docs/protocols/nextengine.md.
 
 POST application/x-www-form-urlencoded to /api_v1_master_goods/search,
 /api_v1_master_stock/search or /api_v1_receiveorder_base/search with `access_token`

@@ -1,4 +1,4 @@
-"""The Next Engine simulator's stock pushes (在庫連携, contracts/nextengine.md "Stock push"): signed GETs to
+"""The Next Engine simulator's stock pushes (在庫連携, docs/protocols/nextengine.md "Stock push"): signed GETs to
 our edge, the way Next Engine calls a generic shop when free stock changes.
 
 Each push is `GET {url}?StoreAccount=&Code=&Stock=&ts=&.sig=` (in that order; values UTF-8,

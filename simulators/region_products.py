@@ -1,4 +1,4 @@
-"""Regional ProductsAPI simulator (sites TW, US, JP) per ../shared/contracts/region-productsapi.md.
+"""Regional ProductsAPI simulator (sites TW, US, JP) per docs/protocols/region-productsapi.md.
 
 POST /api/products/sync-from-globalhub receives RegionProductDto batches (at most 50),
 idempotent by globalHubProductId: a new product is stored as Draft, a known one is

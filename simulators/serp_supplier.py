@@ -1,4 +1,4 @@
-"""SERP supplier simulator: GET /v1/products[/{id}] per ../shared/contracts/serp-supplier.md.
+"""SERP supplier simulator: GET /v1/products[/{id}] per docs/protocols/serp-supplier.md.
 
 Products are generated lazily as a pure function of (seed, index, version), so a
 1,000,000-product catalog starts instantly. Faults (5xx, 429, slow, truncated and
@@ -741,7 +741,7 @@ def create_app(
         return _json({"changed": changed})
 
     async def sim_webhooks(request: Request) -> Response:
-        """Send signed webhooks (contracts/serp-supplier.md) for `ids` to `url`, as the supplier would."""
+        """Send signed webhooks (docs/protocols/serp-supplier.md) for `ids` to `url`, as the supplier would."""
         try:
             body = orjson.loads(await request.body() or b"{}")
             url, secret, ids = body["url"], body["secret"], list(body["ids"])

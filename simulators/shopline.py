@@ -1,4 +1,4 @@
-"""Shopline Admin OpenAPI simulator (REST + GraphQL) per ../shared/contracts/shopline.md.
+"""Shopline Admin OpenAPI simulator (REST + GraphQL) per docs/protocols/shopline.md.
 
 REST: GET /admin/openapi/{version}/products/products.json and .../orders/orders.json
 with `Authorization: Bearer <token>`; cursor paging through the `page_info` parameter

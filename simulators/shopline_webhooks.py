@@ -1,4 +1,4 @@
-"""The Shopline simulator's webhooks (contracts/shopline.md): changes made through its admin routes are
+"""The Shopline simulator's webhooks (docs/protocols/shopline.md): changes made through its admin routes are
 sent, signed, to one subscriber URL, the way the platform sends them.
 
 Each webhook is a POST of the JSON body with `X-Shopline-Topic`,

@@ -1,1 +1,1 @@
-"""The low-latency stock service (seeds/004): reservations, stock pushes, no dagster."""
+"""The low-latency stock service (the flash-sale notes, docs/background.md): reservations, stock pushes, no dagster."""

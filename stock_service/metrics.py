@@ -1,4 +1,5 @@
-"""The service's Prometheus metrics (seeds/004 observability) and the seeds/000 sync series, on /metrics.
+"""The service's Prometheus metrics (the flash-sale notes' observability) and the GlobalHub design's sync series
+(docs/background.md), on /metrics.
 
 Requests by route template, method and status; latency by route; reservations by
 outcome (reserved, out_of_stock = the 409 conflicts, rate_limited, unavailable, …).

@@ -152,7 +152,7 @@ OPERATIONS: dict[tuple[str, str], dict] = {
         "responses": {"200": _json({"type": "object", "properties": {
             "status": {"const": "ok"}, "mode": {"enum": ["redis", "database"]}}}, "up")}},
     ("GET", "/health/sync"): {
-        "summary": "Sync health (seeds/000): SERP imports, region syncs, database, Redis, dead-letter backlog",
+        "summary": "Sync health (GlobalHub sync design, docs/background.md): SERP imports, region syncs, database, Redis, dead-letter backlog",
         "responses": {status: _json({"type": "object", "properties": {
             "overallStatus": {"enum": ["Healthy", "Warning", "Critical"]},
             "timestamp": {"type": "string", "format": "date-time"},
@@ -198,7 +198,7 @@ def describe(routes) -> dict:
     return {
         "openapi": "3.1.0",
         "info": {"title": "Commerce Hub stock service", "version": "1",
-                 "description": "Low-latency stock reservations (seeds/004) and webhook ingress. Every write is "
+                 "description": "Low-latency stock reservations (flash-sale stock service notes, docs/background.md) and webhook ingress. Every write is "
                                 "idempotent by its key: a retried request gets the first answer and changes nothing."},
         "paths": paths,
     }

@@ -1,4 +1,4 @@
-"""Service settings from the environment (contracts/configuration.md), read at start."""
+"""Service settings from the environment (docs/configuration.md), read at start."""
 
 from __future__ import annotations
 

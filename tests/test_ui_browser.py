@@ -18,7 +18,7 @@ from bench.common import free_port
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / "test-artifacts" / "ui"
 LOCATION = "__repository__@commerce_hub"  # workspace.yaml location_name
-# SYSTEM.md's graph: every asset with its group and the upstream assets it reads.
+# The target asset graph (docs/background.md): every asset with its group and the upstream assets it reads.
 EXPECTED = {
     "serp_products": ("catalog", set()),
     "nextengine_products": ("catalog", set()),

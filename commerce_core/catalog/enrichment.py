@@ -1,4 +1,5 @@
-"""Product enrichment (seeds/000 ProductEnrichmentService): clean text, tags, catalog translations.
+"""Product enrichment (GlobalHub design: ProductEnrichmentService, docs/background.md): clean text, tags,
+catalog translations.
 
 The offline enricher never invents text: a language it has no source for is
 recorded as missing. The LLM enricher fills those gaps through an

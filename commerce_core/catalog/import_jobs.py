@@ -1,4 +1,4 @@
-"""Import job rows (seeds/000 ImportJob): the audit trail of every catalog run."""
+"""Import job rows (the GlobalHub design's ImportJob, docs/background.md): the audit trail of every catalog run."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The unified product model every source maps into (seeds/000 Product, seeds/002 UnifiedProduct).
+"""The unified product model every source maps into (docs/background.md: the GlobalHub design's Product,
+the connector design's UnifiedProduct).
 
 Plain JSON-shaped dicts described by TypedDicts: they are what the pipeline tables
 store, and a 100,000-product import moves them without per-object overhead.

@@ -1,4 +1,5 @@
-"""SERP supplier records -> unified products (seeds/000 SerpProductMapper), with every rule named.
+"""SERP supplier records -> unified products (GlobalHub design: SerpProductMapper, docs/background.md),
+with every rule named.
 
 A record gets every violation listed, not only the first, so one reject row tells
 the supplier all that is wrong with it.
@@ -30,7 +31,7 @@ class Violation:
 
 
 def validate_serp_record(record: object) -> list[Violation]:
-    """All rule violations of one SerpProduct (contracts/serp-supplier.md); empty when importable."""
+    """All rule violations of one SerpProduct (docs/protocols/serp-supplier.md); empty when importable."""
     if not isinstance(record, dict):
         return [Violation("record_shape", f"record is {type(record).__name__}, not an object")]
     problems: list[Violation] = []

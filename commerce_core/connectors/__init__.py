@@ -1,1 +1,1 @@
-"""Multi-platform connectors (seeds/002): Shopline and Next Engine."""
+"""Multi-platform connectors (the connector design, docs/background.md): Shopline and Next Engine."""

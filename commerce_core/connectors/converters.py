@@ -1,4 +1,4 @@
-"""Small conversions between the platforms' shapes and ours (seeds/002 converters).
+"""Small conversions between the platforms' shapes and ours (the connector design's converters, docs/background.md).
 
 ids: Shopline's numeric ids travel as strings in REST and as GIDs in GraphQL
 (`gid://shopline/Product/123`); the unified model keeps the plain id.

@@ -1,4 +1,5 @@
-"""Next Engine stock pushes -> Shopline inventory (seeds/002 InventoryService.syncToShopline).
+"""Next Engine stock pushes -> Shopline inventory (connector design: InventoryService.syncToShopline;
+docs/background.md).
 
 The stock service logs every applied push in inventory_sync_log as `pending` before it
 answers Next Engine; nothing slow happens inside that request. This module (run by the

@@ -1,4 +1,4 @@
-"""Next Engine REST client (contracts/nextengine.md): form-encoded calls, tokens rotating on every call.
+"""Next Engine REST client (docs/protocols/nextengine.md): form-encoded calls, tokens rotating on every call.
 
 Every answer, even an error, may carry a new access/refresh pair; it is
 persisted (token_store) before the answer is looked at, so a crash right after

@@ -1,4 +1,4 @@
-"""Next Engine goods (api_v1_master_goods/search) as unified products (seeds/002).
+"""Next Engine goods (api_v1_master_goods/search) as unified products (the connector design, docs/background.md).
 
 Next Engine sends every value as a string; a record is checked before mapping
 and each broken rule becomes a reject with the record id, like SERP's.

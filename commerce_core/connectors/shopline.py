@@ -1,4 +1,4 @@
-"""Shopline client (contracts/shopline.md): products through GraphQL (Relay cursors, GIDs),
+"""Shopline client (docs/protocols/shopline.md): products through GraphQL (Relay cursors, GIDs),
 orders and customers through REST (the next page's cursor is `page_info` in the Link header).
 """
 
@@ -129,7 +129,7 @@ class ShoplineClient:
                 return
             params = {"limit": limit, "page_info": page_info}  # with page_info, other filters are ignored
 
-    # -- inventory (Open API inventory_levels/set.json; not in contracts/shopline.md) --------------
+    # -- inventory (Open API inventory_levels/set.json; beyond the contract, docs/protocols/shopline.md) --
 
     def default_location_id(self) -> str:
         """The store's default active location: where a variant's level is set."""

@@ -1,4 +1,4 @@
-"""Shopline product nodes (GraphQL) as unified products (seeds/002)."""
+"""Shopline product nodes (GraphQL) as unified products (the connector design, docs/background.md)."""
 
 from __future__ import annotations
 

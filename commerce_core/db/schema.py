@@ -1,4 +1,4 @@
-"""Catalog database schema (seeds/000 資料模型設計), SQLAlchemy 2 Core tables.
+"""Catalog database schema (the GlobalHub design's 資料模型設計, data model: docs/background.md), SQLAlchemy 2 Core tables.
 
 Pipeline tables, one per asset, each keyed by (supplier_id, external_id):
   supplier_records    -> raw supplier payloads            (asset serp_products)
@@ -211,7 +211,7 @@ enrichment_cache = Table(
     Column("created_at", UtcDateTime, nullable=False),
 )
 
-# --- Regional distribution (seeds/000 下游同步, 死信佇列) ---------------------------
+# --- Regional distribution (GlobalHub design: 下游同步, 死信佇列; docs/background.md) --------
 
 region_sync_logs = Table(
     "region_sync_logs",
@@ -264,7 +264,7 @@ dead_letters = Table(
     Index(None, "target_region", "failed_at"),
 )
 
-# --- Stock (seeds/004): an append-only ledger and the projection it implies -------
+# --- Stock (flash-sale notes, docs/background.md): an append-only ledger and the projection it implies --
 
 # One row per SKU: what the ledger adds up to, kept in the same transaction as every
 # ledger row, so a reservation is one conditional UPDATE (never read-modify-write).
@@ -326,7 +326,7 @@ stock_user_orders = Table(
     Column("last_order_at", UtcDateTime, nullable=False),
 )
 
-# Every Next Engine stock push as received (seeds/002 inventory sync log).
+# Every Next Engine stock push as received (the connector design's inventory_sync_log, docs/background.md).
 inventory_sync_log = Table(
     "inventory_sync_log",
     metadata,
@@ -339,7 +339,7 @@ inventory_sync_log = Table(
     Column("signature", String(64), nullable=False),
     Column("outcome", String(16), nullable=False),  # applied | stale | replay
     Column("received_at", UtcDateTime, nullable=False),
-    # Propagation to Shopline (seeds/002 sync_status...): done by the shopline_inventory_sync asset,
+    # Propagation to Shopline (the connector design's sync_status...): done by the shopline_inventory_sync asset,
     # never inside the push request. pending | success | failed | superseded (a newer push for the SKU
     # was sent instead) | skipped (nothing Shopline can hold, e.g. unlimited stock).
     Column("sync_status", String(16), nullable=False, server_default="pending"),
@@ -381,9 +381,9 @@ stock_discrepancies = Table(
     Index(None, "checked_at"),
 )
 
-# --- Platform connectors (seeds/002) ----------------------------------------------
+# --- Platform connectors (the connector design, docs/background.md) ----------------
 
-# OAuth tokens per platform and shop (seeds/002 oauth_tokens). Next Engine rotates
+# OAuth tokens per platform and shop (the connector design's oauth_tokens). Next Engine rotates
 # both tokens on every call: the newest pair is written before the answer is used.
 oauth_tokens = Table(
     "oauth_tokens",
@@ -398,7 +398,7 @@ oauth_tokens = Table(
     Column("updated_at", UtcDateTime, nullable=False),
 )
 
-# Orders from the commerce platforms (seeds/002 UnifiedOrder / UnifiedCustomer); invoices are issued for these.
+# Orders from the commerce platforms (connector design: UnifiedOrder / UnifiedCustomer); invoices are issued for these.
 customers = Table(
     "customers",
     metadata,
@@ -467,7 +467,8 @@ webhook_events = Table(
     Index(None, "run_key"),  # a starting run finds its events by key
 )
 
-# --- E-invoicing (seeds/003): every table holds tenant data, so every table has tenant_id --------
+# --- E-invoicing (the e-invoice capacity plan, docs/background.md): every table holds tenant data, so every
+# table has tenant_id ----------------------------------------------------------------------------------------
 
 tenants = Table(
     "tenants",
@@ -536,7 +537,7 @@ invoice_upload_rejects = Table(
 
 # Range-partitioned by month on PostgreSQL (partitions are made as months arrive, see
 # commerce_core/einvoice/partitions.py). The key leads with tenant and date, which is
-# also seeds/003's (tenant_id, invoice_date) index. Items are JSON on the row: they
+# also the e-invoice capacity plan's (tenant_id, invoice_date) index. Items are JSON on the row: they
 # are always read whole with their invoice, and one row per invoice halves the writes.
 invoices = Table(
     "invoices",
@@ -579,7 +580,8 @@ invoices = Table(
     postgresql_partition_by="RANGE (invoice_date)",
 )
 
-# --- Monitoring (seeds/001): a daily snapshot of every active product's prices and seats -----
+# --- Monitoring (seller-monitoring design, docs/background.md): a daily snapshot of every active product's
+# prices and seats ----------------------------------------------------------------------------------------
 
 price_history = Table(
     "price_history",

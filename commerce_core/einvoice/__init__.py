@@ -1,4 +1,4 @@
-"""Taiwan e-invoicing (seeds/003, contracts/einvoice-turnkey.md), free of Dagster.
+"""Taiwan e-invoicing (docs/protocols/einvoice-turnkey.md; background in docs/background.md), free of Dagster.
 
 ban        seller/buyer BAN checksum
 safe_xml   parsing untrusted XML (no DTD, no entities, no network, size limit)

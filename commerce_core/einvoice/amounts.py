@@ -1,4 +1,4 @@
-"""The project's amount rule (contracts/einvoice-turnkey.md): 5 % tax, whole dollars, half-up.
+"""The project's amount rule (docs/protocols/einvoice-turnkey.md): 5 % tax, whole dollars, half-up.
 
 T is the taxable (tax type 1) total. Consumer (B2C) amounts include tax:
 SalesAmount = round(T / 1.05), TaxAmount = T − SalesAmount. Business (B2B) amounts

@@ -1,4 +1,4 @@
-"""The BAN (統一編號) checksum of contracts/einvoice-turnkey.md (rule since 2023-04-01)."""
+"""The BAN (統一編號) checksum of docs/protocols/einvoice-turnkey.md (rule since 2023-04-01)."""
 
 from __future__ import annotations
 

@@ -35,7 +35,8 @@ E0501_DIR = Path("DownCast/B2PMESSAGE/E0501/SRC")
 PARTIAL_DIR = Path(".hub-partial")
 FILE_NAME = re.compile(r"F0401_(\d{8})_([A-Z]{2}\d{8})\.xml")
 MAX_RESULT_BYTES = 20_000_000
-# seeds/003: resend after 1 min, 5 min, 15 min, 1 h, 4 h; after the fifth resend fails, alert.
+# The e-invoice capacity plan (docs/background.md): resend after 1 min, 5 min, 15 min, 1 h, 4 h; after the
+# fifth resend fails, alert.
 RESEND_BACKOFF = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=15), timedelta(hours=1),
                   timedelta(hours=4))
 

@@ -1,4 +1,4 @@
-"""Invoice upload CSV (contracts/einvoice-turnkey.md) → invoices, each checked against the F0401 rules.
+"""Invoice upload CSV (docs/protocols/einvoice-turnkey.md) → invoices, each checked against the F0401 rules.
 
 One row per line item; rows with the same (tenant_ban, order_id) form one invoice,
 wherever they stand in the file. A bad row rejects its invoice (with every row

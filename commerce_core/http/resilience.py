@@ -1,6 +1,6 @@
 """A JSON-over-HTTP client that retries, backs off, breaks the circuit and limits its own rate.
 
-seeds/000 RetryPolicy: retry 5xx, timeouts and transport errors with exponential
+The GlobalHub design's RetryPolicy (docs/background.md): retry 5xx, timeouts and transport errors with exponential
 backoff (2, 4, 8 s); honour 429 Retry-After; after 5 consecutive failures open the
 circuit for one minute, during which nothing is sent. Retrying is tenacity's job.
 """

@@ -1,1 +1,1 @@
-"""Operations: sync health (seeds/000 健康檢查), free of Dagster."""
+"""Operations: sync health (the GlobalHub design's 健康檢查, docs/background.md), free of Dagster."""

@@ -1,4 +1,5 @@
-"""Price and availability history and the alerts drawn from it (seeds/001 change detection).
+"""Price and availability history and the alerts drawn from it (seller-monitoring design: change detection;
+docs/background.md).
 
 snapshot_day   one row per active product, currency and price type per day, with the seats;
                rewriting a day replaces it (idempotent per day)

@@ -1,4 +1,5 @@
-"""GET /health/sync (seeds/000 健康檢查): is the catalog being fed and are the regions being served?
+"""GET /health/sync (GlobalHub design: 健康檢查, docs/background.md): is the catalog being fed and are the
+regions being served?
 
 SERP: Critical when there was never a successful import, Warning past 2 hours.
 Each enabled region: Warning when it never had a successful sync or the last one

@@ -1,7 +1,8 @@
-"""The seeds/000 sync metrics, read from what the assets record (import_jobs, region_sync_logs).
+"""The GlobalHub design's sync metrics (docs/background.md), read from what the assets record (import_jobs,
+region_sync_logs).
 
 The assets write one row per import and per region sync as they run; a scrape turns
-those rows into the Prometheus series of seeds/000, so the numbers survive process
+those rows into the Prometheus series of that design, so the numbers survive process
 restarts and every Dagster run process contributes without a push gateway:
   globalhub_serp_sync_total{status}                counter  (import runs of the SERP source)
   globalhub_region_sync_total{region,status}       counter

@@ -1,1 +1,1 @@
-"""Orders from the commerce platforms as one model (seeds/002 UnifiedOrder, UnifiedCustomer)."""
+"""Orders from the commerce platforms as one model (connector design: UnifiedOrder, UnifiedCustomer; docs/background.md)."""

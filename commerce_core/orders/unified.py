@@ -1,7 +1,7 @@
 """Shopline and Next Engine orders as unified orders; customers de-duplicated by email.
 
 Shopline orders carry a customer with an id; Next Engine has no customer API, so
-its customers are extracted from the orders' purchaser fields (seeds/002
+its customers are extracted from the orders' purchaser fields (the connector design,
 extractCustomersFromOrders): one per e-mail address, lower-cased.
 """
 
@@ -91,7 +91,7 @@ def from_nextengine(order: dict) -> dict:
 
 
 def customers_from_orders(orders: list[dict]) -> list[dict]:
-    """One customer per e-mail (seeds/002 UnifiedCustomer), with order count and total spent."""
+    """One customer per e-mail (the connector design's UnifiedCustomer), with order count and total spent."""
     by_email: dict[str, dict] = {}
     for order in orders:
         customer = order["customer"]

@@ -1,4 +1,4 @@
-"""Regional ProductsAPI client (contracts/region-productsapi.md; seeds/000 SendBatchToRegion)."""
+"""Regional ProductsAPI client (docs/protocols/region-productsapi.md; GlobalHub design: SendBatchToRegion)."""
 
 from __future__ import annotations
 

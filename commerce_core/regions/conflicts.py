@@ -1,4 +1,4 @@
-"""Conflict strategies (seeds/000 ConflictResolutionService) between the central
+"""Conflict strategies (the GlobalHub design's ConflictResolutionService, docs/background.md) between the central
 copy of a product and the region's own copy (from the region's lookup endpoint).
 
 Both copies are RegionProductDto dicts. `resolve` returns what to send, or None

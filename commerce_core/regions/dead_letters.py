@@ -1,4 +1,4 @@
-"""The dead-letter queue (seeds/000 DeadLetterQueueService): what a region could not receive.
+"""The dead-letter queue (GlobalHub design: DeadLetterQueueService, docs/background.md): what a region could not receive.
 
 One row per (product, region), holding the last payload, error and retry count;
 a newer failure of the same product replaces the older one and starts its tries
@@ -50,7 +50,7 @@ def clear(conn: Connection, region_code: str, product_ids: Iterable[uuid.UUID]) 
 
 
 def due_for_retry(conn: Connection, limit: int, max_tries: int = MAX_TRIES) -> list[dict]:
-    """Oldest first, only those with tries left (seeds: RetryCount < 5, OrderBy FailedAt, Take 100)."""
+    """Oldest first, only those with tries left (GlobalHub design: RetryCount < 5, OrderBy FailedAt, Take 100)."""
     query = (select(dead_letters).where(dead_letters.c.retry_count < max_tries)
              .order_by(dead_letters.c.failed_at, dead_letters.c.id).limit(limit))
     return [dict(row) for row in conn.execute(query).mappings()]

@@ -1,4 +1,5 @@
-"""One region's sync run (seeds/000 SyncToRegion) and the dead-letter retry (ProcessDeadLetterQueue).
+"""One region's sync run and the dead-letter retry (GlobalHub design: SyncToRegion, ProcessDeadLetterQueue;
+docs/background.md).
 
 A run takes the products due for the region in (updated_at, id) order, a chunk
 at a time. After each chunk every product is either delivered (recorded with

@@ -1,4 +1,4 @@
-"""A central product as one region's RegionProductDto (contracts/region-productsapi.md).
+"""A central product as one region's RegionProductDto (docs/protocols/region-productsapi.md).
 
 Only the region's languages and currencies go out. A language the product has
 no text for falls back to the region's default language, then to the product's
@@ -44,7 +44,7 @@ def to_regional_product(product: CentralProduct, region: RegionConfig, fx: FxRat
             "externalProductId": product.external_id,
             "supplierId": product.supplier_id,
             "supplierCode": product.supplier_id,
-            # Plain text in every field (docs/catalog.md): the catalog holds it so already; plain_text
+            # Plain text in every field (storefront_text): the catalog holds it so already; plain_text
             # costs nothing on such text and keeps any row written before that rule from going out as it was.
             "name": {language: plain_text(text["name"]) for language, text in texts.items()},
             "description": {language: plain_text(text["description"]) for language, text in texts.items()},

@@ -33,7 +33,7 @@ from commerce_core.db.schema import (
     stock_user_orders,
 )
 
-ORDER_INTERVAL = timedelta(seconds=1)  # seeds/004 §2D: one order per second per user
+ORDER_INTERVAL = timedelta(seconds=1)  # flash-sale notes §2D (docs/background.md): one order per second per user
 
 
 @dataclass(frozen=True)

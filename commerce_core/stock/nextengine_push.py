@@ -1,6 +1,6 @@
 """Next Engine stock push (在庫連携): the GET webhook Next Engine calls on a stock change.
 
-Contract: /work/shared/contracts/nextengine.md, section "Stock push". This module
+Protocol: docs/protocols/nextengine.md, section "Stock push". This module
 is plain Python (no dagster) so the Starlette edge service can use it directly:
 
     push = verify_push(scope["query_string"], auth_keys, now)   # or PushRejected

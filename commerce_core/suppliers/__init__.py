@@ -1,1 +1,1 @@
-"""Clients of the supplier and platform APIs (contracts/), behind abstract interfaces."""
+"""Clients of the supplier and platform APIs (docs/protocols/), behind abstract interfaces."""

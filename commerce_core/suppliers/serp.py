@@ -1,4 +1,4 @@
-"""SERP supplier API client (contracts/serp-supplier.md; seeds/000 SerpApiClient)."""
+"""SERP supplier API client (docs/protocols/serp-supplier.md; GlobalHub design: SerpApiClient)."""
 
 from __future__ import annotations
 

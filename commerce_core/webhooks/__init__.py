@@ -1,1 +1,2 @@
-"""Webhook ingress (seeds/000 Webhook 即時推送, seeds/002 webhook handlers): verification and the inbox."""
+"""Webhook ingress: verification and the inbox (docs/background.md: the GlobalHub design's Webhook 即時推送,
+the connector design's webhook handlers)."""

@@ -1,8 +1,8 @@
-"""Webhook signatures exactly as the contracts say, over the raw body, compared in constant time.
+"""Webhook signatures exactly as the protocols say (docs/protocols/), over the raw body, compared in constant time.
 
-SERP (contracts/serp-supplier.md): `X-Serp-Signature: sha256=<hex HMAC-SHA256(secret,
+SERP (docs/protocols/serp-supplier.md): `X-Serp-Signature: sha256=<hex HMAC-SHA256(secret,
 "<timestamp>." + raw body)>` with `X-Serp-Timestamp` within 300 s of now.
-Shopline (contracts/shopline.md): `X-Shopline-Hmac-Sha256` = HMAC-SHA256(app secret,
+Shopline (docs/protocols/shopline.md): `X-Shopline-Hmac-Sha256` = HMAC-SHA256(app secret,
 raw body) as lowercase hex (the SDK's form) or base64 of the same digest.
 """
 

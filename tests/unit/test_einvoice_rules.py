@@ -1,4 +1,4 @@
-"""E-invoice rules without servers (contracts/einvoice-turnkey.md): BAN, XSDs, periods, E0501,
+"""E-invoice rules without servers (docs/protocols/einvoice-turnkey.md): BAN, XSDs, periods, E0501,
 amounts, upload CSV, F0401 (judged by the official XSD), Turnkey results and resend backoff."""
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ def test_ban_seventh_digit_seven(ban, valid):
 
 # ---------------------------------------------------------------- vendored XSDs
 
-OFFICIAL_XSD_SHA256 = {  # from /work/shared/mig/README.txt
+OFFICIAL_XSD_SHA256 = {  # as listed in commerce_core/einvoice/xsd/SOURCE.txt
     "common/GenericResult_4.0.xsd": "9100987ef2c071506fbecccd9189a00c800a34dd1e642e1ecd778ef8431c4a76",
     "common/GenericType_4.0.xsd": "47d36a2e4207b7c1787381121f0d8e32dabf8e7c5b7fda88830a6fbc367c397b",
     "common/v40/E0501.xsd": "61f5767be864fcfaa5955867bf7b0b623294d76a1b6089f116e97c3744adc5f5",

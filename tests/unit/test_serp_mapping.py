@@ -1,4 +1,4 @@
-"""validate_serp_record / map_serp_record against contracts/serp-supplier.md."""
+"""validate_serp_record / map_serp_record against docs/protocols/serp-supplier.md."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""orders, order lines and customers from the commerce platforms (seeds/002)
+"""orders, order lines and customers from the commerce platforms (the connector design, docs/background.md)
 
 Revision ID: 0006
 Revises: 0005
