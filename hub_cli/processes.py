@@ -42,7 +42,8 @@ def descendants(pid: int) -> set[int]:
     return found
 
 
-def _running(pid: int) -> bool:
+def is_running(pid: int) -> bool:
+    """Whether `pid` exists and has not exited (a zombie has: only its parent's reaping is left)."""
     try:
         state = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
     except (OSError, IndexError):
@@ -102,7 +103,7 @@ class ChildProcesses:
         self.started, self._logs = [], []
 
     def _left(self, seen: set[int]) -> set[int]:
-        left = {pid for pid in seen if _running(pid)}
+        left = {pid for pid in seen if is_running(pid)}
         left |= {process.pid for _, process in self.started if process.poll() is None}
         return left
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 
-from hub_cli.processes import descendants
+from hub_cli.processes import descendants, is_running
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -24,13 +24,6 @@ def _free_port() -> int:
     with closing(socket.socket()) as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def _running(pid: int) -> bool:
-    try:
-        return (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 def _command(pid: int) -> str:
@@ -128,7 +121,7 @@ def test_ctrl_c_stops_every_process_of_the_demo_within_seconds(tmp_path):
             os.killpg(demo.pid, signal.SIGKILL)
     assert "[hub] stopped" in output, output[-3000:]
     time.sleep(1)
-    left = {pid for pid in seen if _running(pid)}
+    left = {pid for pid in seen if is_running(pid)}
     for pid in left:
         os.kill(pid, signal.SIGKILL)
     assert not left, f"still running after Ctrl-C: {[_command(pid) for pid in left]}"

@@ -29,6 +29,7 @@ from sqlalchemy.engine import make_url
 from commerce_core.db.engine import get_engine
 from commerce_core.db.migrate import upgrade
 from commerce_core.db.schema import invoices, products
+from hub_cli.processes import descendants, is_running
 from tests.conftest import PG_URL, SERP_KEY
 from tests.einvoice.helpers import SELLER_A, SELLER_B, consumer_rows, csv_bytes, drop_file, tenant_with_pool
 
@@ -50,36 +51,6 @@ def invoice_batch():
     return defs.resolve_job_def("invoice_batch")
 
 
-def _children() -> dict[int, list[int]]:
-    tree: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (FileNotFoundError, ProcessLookupError, IndexError):
-                continue
-            tree.setdefault(parent, []).append(int(entry.name))
-    return tree
-
-
-def descendants(pid: int) -> set[int]:
-    tree, found, todo = _children(), set(), [pid]
-    while todo:
-        for child in tree.get(todo.pop(), []):
-            if child not in found:
-                found.add(child)
-                todo.append(child)
-    return found
-
-
-def alive(pid: int) -> bool:
-    """A process that exists and has not exited (a zombie has exited; only its parent's reaping is left)."""
-    try:
-        return (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except (FileNotFoundError, ProcessLookupError):
-        return False
-
-
 def _is_own_resource_tracker(pid: int) -> bool:
     """multiprocessing's resource tracker of this (test) process: one per launching process, started with
     its first spawned child and ended with it, so it is not the run's to stop."""
@@ -94,7 +65,7 @@ def _is_own_resource_tracker(pid: int) -> bool:
 def left_behind(pids: set[int], grace: float = 20.0) -> set[int]:
     pids = {pid for pid in pids if not _is_own_resource_tracker(pid)}
     deadline = time.monotonic() + grace
-    while (living := {pid for pid in pids if alive(pid)}) and time.monotonic() < deadline:
+    while (living := {pid for pid in pids if is_running(pid)}) and time.monotonic() < deadline:
         time.sleep(0.1)
     return living
 
@@ -183,7 +154,7 @@ def dagster_cli(env: dict[str, str], *arguments: str) -> tuple[subprocess.Comple
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
         for pid in watch.stop():
-            if alive(pid):
+            if is_running(pid):
                 os.kill(pid, signal.SIGKILL)
         pytest.fail(f"`dagster {' '.join(arguments)}` did not end within {RUN_DEADLINE_SECONDS} s")
     return subprocess.CompletedProcess(process.args, process.returncode, output), watch.stop()
@@ -255,7 +226,7 @@ def test_a_run_cancelled_mid_stage_stops_and_leaves_no_process(launch_env):
     try:
         deadline = time.monotonic() + RUN_DEADLINE_SECONDS
         # The step process, its two workers (and the resource tracker): the stage is under way.
-        while len({pid for pid in descendants(process.pid) if alive(pid)}) < 4:
+        while len({pid for pid in descendants(process.pid) if is_running(pid)}) < 4:
             assert process.poll() is None, process.stdout.read()[-3000:]
             assert time.monotonic() < deadline, "the stage never started its workers"
             time.sleep(0.1)
