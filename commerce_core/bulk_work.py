@@ -215,8 +215,8 @@ class WorkerScope:
         for process in running:
             process.terminate()
         _still_running(running, None)
-        if manager is not None:
-            manager.join()
+        if manager is not None:  # bounded: a job still in the pipe to a killed worker can stall the thread
+            manager.join(STOP_GRACE_SECONDS)
 
 
 def _still_running(processes: list, timeout: float | None) -> list:
