@@ -2,17 +2,21 @@
 
 Every answer, even an error, may carry a new access/refresh pair; it is
 persisted (token_store) before the answer is looked at, so a crash right after
-a call loses nothing. Calls of one shop are serialised within a process (the
-platform retires a pair as soon as it issues the next); across processes a call
-that lost the race — its pair retired by another process's call — re-reads the
-stored pair and tries again, a few times, before reporting the error. A call after the access token expired works
-through the refresh token, which Next Engine accepts in the same call.
+a call loses nothing. The platform retires a pair as soon as it issues the
+next, so the calls of one shop take turns: in a process, in arrival order
+(a fair lock per shop); across processes, through a lock held in the database
+from reading the pair until the next one is committed (token_store.turn). A
+call therefore always sends the newest pair; a caller waits for its turn, up to
+`lock_timeout` seconds (then TokensBusy, naming the shop, and nothing is sent).
+A call after the access token expired works through the refresh token, which
+Next Engine accepts in the same call.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta, timezone
 
@@ -25,8 +29,9 @@ from commerce_core.http.resilience import ResilientHttpClient
 PLATFORM = "nextengine"
 JST = timezone(timedelta(hours=9))
 MAX_LIMIT = 10_000
-TOKEN_ATTEMPTS = 5  # a refused pair is re-read this often (0.02 .. 0.16 s apart) before giving up
-_SHOP_LOCKS: dict[str, threading.Lock] = {}
+# How long a call waits for the other calls of its shop (each holds the tokens for one API call,
+# retries included) before giving up with TokensBusy.
+LOCK_TIMEOUT_SECONDS = 120.0
 _LOCKS_GUARD = threading.Lock()
 
 
@@ -51,40 +56,78 @@ def issued_pair(body: Mapping) -> TokenPair | None:
                      _end_date(body.get("access_token_end_date")), _end_date(body.get("refresh_token_end_date")))
 
 
-def _shop_lock(shop: str) -> threading.Lock:
+class FairLock:
+    """A lock taken in arrival order (a threading.Lock lets the thread that releases it take it straight
+    back, so a busy caller could keep another waiting)."""
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition(threading.Lock())
+        self._waiting: deque[object] = deque()
+        self._held = False
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        me = object()
+        with self._changed:
+            self._waiting.append(me)
+            my_turn = self._changed.wait_for(lambda: not self._held and self._waiting[0] is me,
+                                             timeout if blocking and timeout >= 0 else None if blocking else 0)
+            if my_turn:
+                self._held = True
+            self._waiting.remove(me)
+            self._changed.notify_all()  # the next in line may be first now
+            return my_turn
+
+    def release(self) -> None:
+        with self._changed:
+            if not self._held:
+                raise RuntimeError("release of an unheld FairLock")
+            self._held = False
+            self._changed.notify_all()
+
+    def __enter__(self) -> bool:
+        return self.acquire()
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+
+_SHOP_LOCKS: dict[str, FairLock] = {}
+
+
+def _shop_lock(shop: str) -> FairLock:
     with _LOCKS_GUARD:
-        return _SHOP_LOCKS.setdefault(shop, threading.Lock())
+        return _SHOP_LOCKS.setdefault(shop, FairLock())
 
 
 class NextEngineClient:
-    def __init__(self, http: ResilientHttpClient, engine: Engine, shop: str, *, lock: threading.Lock | None = None):
+    def __init__(self, http: ResilientHttpClient, engine: Engine, shop: str, *,
+                 lock: FairLock | threading.Lock | None = None, lock_timeout: float = LOCK_TIMEOUT_SECONDS):
         self.http = http
         self.engine = engine
         self.shop = shop
-        # One lock per shop and process unless given (another process has its own: the store settles races).
+        # One lock per shop and process unless given; between processes the database lock decides.
         self.lock = lock or _shop_lock(shop)
+        self.lock_timeout = lock_timeout
 
     def call(self, path: str, fields: Mapping[str, str] | None = None) -> dict:
-        with self.lock:
-            for attempt in range(TOKEN_ATTEMPTS):
-                with self.engine.connect() as conn:
-                    used = token_store.load(conn, PLATFORM, self.shop)
-                body = self.http.post_form(path, {**(fields or {}), "access_token": used.access_token,
-                                                  "refresh_token": used.refresh_token})
+        deadline = time.monotonic() + self.lock_timeout
+        if not self.lock.acquire(timeout=self.lock_timeout):
+            raise token_store.TokensBusy(PLATFORM, self.shop, self.lock_timeout)
+        try:
+            with token_store.turn(self.engine, PLATFORM, self.shop, max(0.0, deadline - time.monotonic()),
+                                  waited_for=self.lock_timeout) as turn:
+                body = self.http.post_form(path, {**(fields or {}), "access_token": turn.used.access_token,
+                                                  "refresh_token": turn.used.refresh_token})
                 new = issued_pair(body)
-                if new is not None:  # before anything else is done with the answer
-                    with self.engine.begin() as conn:
-                        token_store.save_rotated(conn, PLATFORM, self.shop, used, new)
-                if isinstance(body, dict) and body.get("result") == "success":
-                    return body
-                code = str(body.get("code", "")) if isinstance(body, dict) else ""
-                message = str(body.get("message", body)) if isinstance(body, dict) else str(body)[:200]
-                if not code.startswith("002") or attempt == TOKEN_ATTEMPTS - 1:
-                    raise NextEngineError(path, code, message)
-                # Token refused: another process's call may have retired our pair; its answer (and the
-                # pair that came with it) is stored within moments.
-                time.sleep(0.02 * 2 ** attempt)
-        raise AssertionError("unreachable")
+                if new is not None:  # before anything else is done with the answer; ends the turn
+                    turn.store(new)
+        finally:
+            self.lock.release()
+        if isinstance(body, dict) and body.get("result") == "success":
+            return body
+        code = str(body.get("code", "")) if isinstance(body, dict) else ""
+        message = str(body.get("message", body)) if isinstance(body, dict) else str(body)[:200]
+        raise NextEngineError(path, code, message)
 
     def search(self, path: str, *, limit: int = 1000, fields: Mapping[str, str] | None = None) -> Iterator[list[dict]]:
         """Every record, a page at a time (offset + limit), until a short page or `count` is reached."""
