@@ -58,7 +58,7 @@ def test_demo_check_imports_the_catalog_syncs_every_region_and_pushes_stock(tmp_
     [log_path] = (tmp_path / "hub" / "logs").glob("check-*.log")
     assert str(log_path) in output
     events = log_path.read_text()
-    assert events.count("RUN_SUCCESS") >= 13 and "stock_check" in events
+    assert events.count("RUN_SUCCESS") >= 12 and "stock_check" in events  # one per step run
     logs = "".join(path.read_text(errors="replace") for path in (tmp_path / "hub" / "logs").iterdir())
     for secret_text in (secret, shopline_secret):  # keys reach resources through EnvVar, never logs or output
         assert secret_text not in output and secret_text not in logs
