@@ -61,7 +61,7 @@ def tenants_by_id(conn: Connection, ids) -> dict[int, Tenant]:
 def active_tenant(conn: Connection, ban: str) -> Tenant:
     tenant = tenant_by_ban(conn, ban)
     if tenant is None:
-        raise TenantError(f"tenant {ban} is not registered (hub einvoice tenant add)")
+        raise TenantError(f"tenant {ban} is not registered (hub einvoice add-tenant)")
     if tenant.status != "active":
         raise TenantError(f"tenant {ban} is {tenant.status}")
     return tenant
