@@ -162,6 +162,8 @@ def run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         return 0
     finally:
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # a second Ctrl-C must not cut the stop short
+            signal.signal(signum, signal.SIG_IGN)
         print("[hub] stopping every process started here", flush=True)
         children.stop()
         print("[hub] stopped", flush=True)
