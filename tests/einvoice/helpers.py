@@ -48,7 +48,7 @@ def upload(engine: Engine, tenant: Tenant, rows: list[str], name: str = "upload.
         return store_upload(conn, tenant, name, hashlib.sha256(data).hexdigest(), len(data), parsed)
 
 
-def drop_file(folder: Path, name: str, data: bytes, *, age_seconds: float = 60) -> Path:
+def drop_file(folder: Path, name: str, data: bytes, *, age_seconds: float = 3600) -> Path:
     """A finished file: written and left alone for `age_seconds`."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / name

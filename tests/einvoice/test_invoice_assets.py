@@ -30,7 +30,8 @@ def _resources(database_url, tmp_path, notify_url: str | None = None) -> dict:
     return {
         "catalog_db": CatalogDatabase(database_url=database_url),
         "turnkey": TurnkeyResource(root=str(tmp_path / "turnkey")),
-        "uploads": InvoiceUploadsResource(folder=str(tmp_path / "uploads"), settle_seconds=1),
+        # Finished files are an hour old, unfinished ones new: however slow the machine, neither changes side.
+        "uploads": InvoiceUploadsResource(folder=str(tmp_path / "uploads"), settle_seconds=600),
         "notifier": NotifierResource(webhook_url=notify_url, backoff_seconds=0.01),
     }
 
