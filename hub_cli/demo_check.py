@@ -35,7 +35,7 @@ def _dagster(*arguments: str) -> list[str]:
     return [sys.executable, "-m", "dagster", *arguments, "-m", "definitions", "-d", str(REPO)]
 
 
-def _runs(env: dict[str, str], region_codes: list[str]) -> list[tuple[str, list[str]]]:
+def _runs(region_codes: list[str]) -> list[tuple[str, list[str]]]:
     """(step name, command): full imports, orders, every region, stock, e-invoicing through Turnkey."""
     today = f"{datetime.now(TAIPEI):%Y-%m-%d}"
     steps = [(job, _dagster("job", "execute", "-j", job))
@@ -145,7 +145,7 @@ def run_check(env: dict[str, str], region_codes: list[str], *, database_url: str
     log_path = log_dir / f"check-{datetime.now():%Y%m%d-%H%M%S}.log"
     print(f"[hub] check: Dagster's event stream goes to {log_path}", flush=True)
     steps = [_stock_pushes(env)] if check_stock_pushes else []
-    for name, command in _runs(env, region_codes):
+    for name, command in _runs(region_codes):
         steps.append(_run_step(name, command, env, log_path))
         if not steps[-1].ok:
             break
